@@ -1,0 +1,148 @@
+//! `cfn-deployer-local`: runs a CodePipeline deploy action on this machine, with the real
+//! function binary, against moto (the default) or real S3 and CloudFormation. Wiring only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use cfn_deployer::artifact::Location;
+use cfn_deployer::local::run::{self, End, Options, Source};
+use cfn_deployer::local::server::JobResult;
+use clap::Parser;
+
+/// Run a cfn-deployer pipeline action locally.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Folder to zip as the input artifact (omit with --zip or --object).
+    dir: Option<PathBuf>,
+    /// Stack to deploy; builds UserParameters from --stack, --artifact and --file.
+    #[arg(long)]
+    stack: Option<String>,
+    /// Template path inside the artifact.
+    #[arg(long, default_value = "template.yaml")]
+    file: String,
+    /// Input artifact name.
+    #[arg(long, default_value = "BuildOutput")]
+    artifact: String,
+    /// UserParameters, verbatim (overrides --stack and --file).
+    #[arg(long)]
+    user_parameters: Option<String>,
+    /// Use this zip file as the artifact, as it is.
+    #[arg(long, conflicts_with = "object")]
+    zip: Option<PathBuf>,
+    /// Use this existing S3 object (s3://bucket/key) as the artifact.
+    #[arg(long)]
+    object: Option<String>,
+    /// Artifact bucket, created when missing.
+    #[arg(long, default_value = "cfn-deployer-local-artifacts")]
+    bucket: String,
+    /// The function binary; by default `cfn-deployer` beside this program.
+    #[arg(long)]
+    function: Option<PathBuf>,
+    /// AWS endpoint (moto). Ignored with --aws.
+    #[arg(long, env = "AWS_ENDPOINT_URL", default_value = "http://127.0.0.1:5000")]
+    endpoint_url: String,
+    /// Use real AWS with your credentials instead of an endpoint such as moto.
+    #[arg(long)]
+    aws: bool,
+    /// Region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Seconds between a continuation and the next job.
+    #[arg(long, default_value_t = 1.0)]
+    poll_interval: f64,
+    /// Seconds one invocation may run.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Continuations before giving up.
+    #[arg(long, default_value_t = 200)]
+    max_continuations: usize,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match real_main().await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cfn-deployer-local: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn real_main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let source = match (&cli.zip, &cli.object, &cli.dir) {
+        (Some(zip), _, _) => Source::Zip(zip.clone()),
+        (_, Some(object), _) => {
+            let rest = object.strip_prefix("s3://").context("--object takes s3://bucket/key")?;
+            let (bucket, key) = rest.split_once('/').context("--object takes s3://bucket/key")?;
+            Source::Object(Location { bucket: bucket.into(), key: key.into() })
+        }
+        (_, _, Some(dir)) => Source::Dir(dir.clone()),
+        _ => bail!("give a folder to zip, --zip FILE or --object s3://bucket/key"),
+    };
+    let user_parameters = match (&cli.user_parameters, &cli.stack) {
+        (Some(raw), _) => raw.clone(),
+        (None, Some(stack)) => serde_json::json!({"stack": stack, "artifact": cli.artifact, "file": cli.file}).to_string(),
+        (None, None) => bail!("give --stack NAME (or --user-parameters JSON)"),
+    };
+    let function = match &cli.function {
+        Some(f) => f.clone(),
+        None => std::env::current_exe()?.with_file_name("cfn-deployer"),
+    };
+
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(cli.region.clone()));
+    let mut function_env = Vec::new();
+    if !cli.aws {
+        loader = loader.endpoint_url(&cli.endpoint_url);
+        function_env.push(("AWS_ENDPOINT_URL".to_owned(), cli.endpoint_url.clone()));
+        // moto takes any credentials; give both sides some when none are set.
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "local",
+            )));
+            function_env.push(("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()));
+            function_env.push(("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()));
+        }
+    }
+    let sdk = loader.load().await;
+
+    let opts = Options {
+        function,
+        source,
+        artifact_name: cli.artifact.clone(),
+        user_parameters: user_parameters.clone(),
+        bucket: cli.bucket.clone(),
+        poll_interval: Duration::from_secs_f64(cli.poll_interval.max(0.0)),
+        invocation_timeout: Duration::from_secs(cli.timeout),
+        max_continuations: cli.max_continuations,
+        function_env,
+    };
+    let summary = run::run(&sdk, &opts).await?;
+    println!("{} job(s), {} invocation(s)", summary.jobs, summary.invocations);
+    let stack = serde_json::from_str::<serde_json::Value>(&user_parameters)
+        .ok()
+        .and_then(|v| v.get("stack").and_then(|s| s.as_str()).map(str::to_owned));
+    if let Some(stack) = stack {
+        run::print_stack(&aws_sdk_cloudformation::Client::new(&sdk), &stack).await;
+    }
+    Ok(match summary.end {
+        End::Reported(JobResult::Succeeded { summary, .. }) => {
+            println!("SUCCEEDED: {}", summary.unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        End::Reported(JobResult::Failed { kind, message, .. }) => {
+            println!("FAILED ({kind}): {message}");
+            ExitCode::FAILURE
+        }
+        End::NotReported(why) => {
+            println!("NOT REPORTED: {why}");
+            ExitCode::FAILURE
+        }
+    })
+}

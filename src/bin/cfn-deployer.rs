@@ -1,0 +1,38 @@
+//! The Lambda function: wiring only. The logic lives in `cfn_deployer::pipeline`.
+
+// The SDK futures nest deeply; computing their layout needs more than the default depth.
+#![recursion_limit = "256"]
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use cfn_deployer::pipeline::Handler;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    // Text locally, JSON in Lambda when `AWS_LAMBDA_LOG_FORMAT=JSON`.
+    lambda_runtime::tracing::init_default_subscriber();
+    // Every AWS call ends: a hung connection must not outlive the invocation.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .operation_timeout(Duration::from_secs(60))
+        .build();
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    let handler = Handler::new(
+        sdk.clone(),
+        aws_sdk_cloudformation::Client::new(&sdk),
+        aws_sdk_codepipeline::Client::new(&sdk),
+    );
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle(event.payload).await.map(drop)
+    }))
+    .await
+}

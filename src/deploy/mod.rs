@@ -1,0 +1,445 @@
+//! The deploy engine: creates or updates one CloudFormation stack and follows the operation to
+//! its end. It knows nothing of Lambda or CodePipeline.
+
+pub mod events;
+pub mod status;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::types::{Stack, StackEvent, StackStatus};
+use aws_sdk_cloudformation::Client;
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use self::status::{PollStep, StartStep};
+
+/// What to deploy where.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    /// The stack's name.
+    pub stack_name: String,
+    /// The template's text.
+    pub template_body: String,
+    /// Idempotency token: the same token for every delivery of the same deploy, so that
+    /// CloudFormation starts one operation however often the request is sent.
+    pub client_request_token: String,
+}
+
+/// The kind of operation a deploy is following.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// A stack create this deployer started.
+    Create,
+    /// A stack update this deployer started.
+    Update,
+    /// Someone else's operation, which must end before the deploy can start.
+    Wait,
+}
+
+/// An operation under way, with all a later invocation needs to follow it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    /// The stack's name.
+    pub stack_name: String,
+    /// The stack's id (ARN); polls use it so a deleted stack is still found.
+    pub stack_id: String,
+    /// What is being followed.
+    pub operation: Operation,
+    /// The idempotency token the operation was started with.
+    pub client_request_token: String,
+    /// When the deploy started, in seconds since the Unix epoch.
+    pub started: i64,
+}
+
+/// Where a deploy stands after one step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The stack is deployed (or needed no change).
+    Succeeded {
+        /// The stack's id.
+        stack_id: String,
+        /// One line for the pipeline's console.
+        summary: String,
+    },
+    /// An operation is under way; poll it again later.
+    InProgress {
+        /// What to poll.
+        flight: InFlight,
+        /// One line on the latest progress.
+        summary: String,
+    },
+    /// The deploy failed; the message says why and what to do.
+    Failed {
+        /// The stack's id, when there is a stack.
+        stack_id: Option<String>,
+        /// The reasons, taken from the stack's events where there are any.
+        message: String,
+    },
+}
+
+/// A CloudFormation call that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("CloudFormation {operation} on stack `{stack}` failed: {message}")]
+pub struct DeployError {
+    /// The API operation, e.g. `UpdateStack`.
+    pub operation: &'static str,
+    /// The stack's name or id.
+    pub stack: String,
+    /// The AWS error code, when the service answered.
+    pub code: Option<String>,
+    /// The AWS message, or the transport error.
+    pub message: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl DeployError {
+    fn new<E, R>(operation: &'static str, stack: &str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let code = err.code().map(str::to_owned);
+        let message = match err.message() {
+            Some(m) => m.to_owned(),
+            None => DisplayErrorContext(&err).to_string(),
+        };
+        Self {
+            operation,
+            stack: stack.to_owned(),
+            code,
+            message,
+            source: Box::new(err),
+        }
+    }
+
+    /// Whether AWS refused the call for lack of permission.
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("AccessDenied" | "AccessDeniedException" | "InsufficientCapabilitiesException")
+        ) || self.message.contains("not authorized to perform")
+    }
+
+    /// Whether CloudFormation refused the request itself (a bad template, say).
+    pub fn is_validation(&self) -> bool {
+        self.code.as_deref() == Some("ValidationError")
+    }
+}
+
+/// CloudFormation reports a missing stack only as a `ValidationError` whose text says
+/// "Stack with id NAME does not exist"; there is no dedicated error code.
+fn is_missing_stack(err: &DeployError) -> bool {
+    err.is_validation() && err.message.contains("does not exist")
+}
+
+/// CloudFormation refuses an update that changes nothing with a `ValidationError` whose text is
+/// exactly "No updates are to be performed."; it is the only signal of a no-op update.
+fn is_no_updates(err: &DeployError) -> bool {
+    err.is_validation() && err.message.contains("No updates are to be performed")
+}
+
+/// A concurrent operation won the race: CreateStack says the stack exists, or UpdateStack says
+/// the stack "is in X state and can not be updated".
+fn lost_race(err: &DeployError) -> bool {
+    err.code.as_deref() == Some("AlreadyExistsException")
+        || (err.is_validation() && err.message.contains("state and can not be updated"))
+}
+
+/// The seconds since the Unix epoch, now.
+pub fn now_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// Creates and updates stacks with one CloudFormation client.
+#[derive(Debug, Clone)]
+pub struct Deployer {
+    cfn: Client,
+}
+
+impl Deployer {
+    /// Wraps a CloudFormation client.
+    pub fn new(cfn: Client) -> Self {
+        Self { cfn }
+    }
+
+    /// Describes a stack by name or id; `None` when it does not exist.
+    pub async fn describe(&self, stack: &str) -> Result<Option<Stack>, DeployError> {
+        match self.cfn.describe_stacks().stack_name(stack).send().await {
+            Ok(out) => Ok(out.stacks.unwrap_or_default().into_iter().next()),
+            Err(e) => {
+                let err = DeployError::new("DescribeStacks", stack, e);
+                if is_missing_stack(&err) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Starts the deploy: one DescribeStacks decides between create, update, waiting and refusing.
+    pub async fn start(&self, req: &DeployRequest) -> Result<Outcome, DeployError> {
+        // A second round covers a concurrent delivery that started the same deploy between our
+        // DescribeStacks and our Create/UpdateStack.
+        for _round in 0..2 {
+            let stack = self.describe(&req.stack_name).await?;
+            let step = match &stack {
+                None => StartStep::Create,
+                Some(s) => status::on_start(&stack_status(s)),
+            };
+            info!(stack = %req.stack_name, status = %status_text(stack.as_ref()), ?step, "deciding how to deploy");
+            let attempt = match (step, &stack) {
+                (StartStep::Create, _) => self.create(req).await,
+                (StartStep::Update, _) => {
+                    let id = stack.as_ref().and_then(|s| s.stack_id()).unwrap_or(&req.stack_name);
+                    self.update(req, id).await
+                }
+                (StartStep::Wait, Some(busy)) => return self.wait_or_adopt(req, busy).await,
+                // Only an existing stack can be busy; without one there is nothing to wait for.
+                (StartStep::Wait, None) => self.create(req).await,
+                (StartStep::Blocked(remedy), _) => {
+                    return Ok(Outcome::Failed {
+                        stack_id: stack.as_ref().and_then(|s| s.stack_id().map(str::to_owned)),
+                        message: format!(
+                            "Stack `{}` is {}: {remedy}.",
+                            req.stack_name,
+                            status_text(stack.as_ref())
+                        ),
+                    });
+                }
+            };
+            match attempt {
+                Err(e) if lost_race(&e) => continue,
+                other => return other,
+            }
+        }
+        Ok(Outcome::Failed {
+            stack_id: None,
+            message: format!(
+                "Stack `{}` kept changing while the deploy tried to start: another deploy is racing this one; run the pipeline again",
+                req.stack_name
+            ),
+        })
+    }
+
+    async fn create(&self, req: &DeployRequest) -> Result<Outcome, DeployError> {
+        let out = self
+            .cfn
+            .create_stack()
+            .stack_name(&req.stack_name)
+            .template_body(&req.template_body)
+            .client_request_token(&req.client_request_token)
+            .send()
+            .await
+            .map_err(|e| DeployError::new("CreateStack", &req.stack_name, e))?;
+        let stack_id = out.stack_id.unwrap_or_else(|| req.stack_name.clone());
+        info!(stack = %req.stack_name, %stack_id, "stack create started");
+        Ok(Outcome::InProgress {
+            flight: self.flight(req, stack_id, Operation::Create),
+            summary: "CREATE_IN_PROGRESS: stack create started".into(),
+        })
+    }
+
+    async fn update(&self, req: &DeployRequest, stack_id: &str) -> Result<Outcome, DeployError> {
+        let sent = self
+            .cfn
+            .update_stack()
+            .stack_name(&req.stack_name)
+            .template_body(&req.template_body)
+            .client_request_token(&req.client_request_token)
+            .send()
+            .await
+            .map_err(|e| DeployError::new("UpdateStack", &req.stack_name, e));
+        match sent {
+            Ok(out) => {
+                let stack_id = out.stack_id.unwrap_or_else(|| stack_id.to_owned());
+                info!(stack = %req.stack_name, %stack_id, "stack update started");
+                Ok(Outcome::InProgress {
+                    flight: self.flight(req, stack_id, Operation::Update),
+                    summary: "UPDATE_IN_PROGRESS: stack update started".into(),
+                })
+            }
+            Err(e) if is_no_updates(&e) => {
+                info!(stack = %req.stack_name, "template and parameters unchanged: nothing to update");
+                Ok(Outcome::Succeeded {
+                    stack_id: stack_id.to_owned(),
+                    summary: format!("Stack `{}` is up to date: no changes to deploy", req.stack_name),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The stack is busy. If the running operation carries this deploy's token, a previous
+    /// delivery of the same job started it: follow it instead of waiting for it.
+    async fn wait_or_adopt(&self, req: &DeployRequest, stack: &Stack) -> Result<Outcome, DeployError> {
+        let stack_id = stack.stack_id().unwrap_or(&req.stack_name).to_owned();
+        let status = stack_status(stack);
+        let newest = self.newest_event(&stack_id).await?;
+        let ours = newest
+            .as_ref()
+            .and_then(|e| e.client_request_token())
+            .is_some_and(|t| t == req.client_request_token);
+        let (operation, summary) = if ours {
+            let op = if status == StackStatus::CreateInProgress {
+                Operation::Create
+            } else {
+                Operation::Update
+            };
+            info!(stack = %req.stack_name, %stack_id, ?op, "following the operation an earlier delivery of this deploy started");
+            (op, format!("{}: following the operation already started for this job", status.as_str()))
+        } else {
+            info!(stack = %req.stack_name, %stack_id, status = status.as_str(), "stack busy: waiting for its operation to end");
+            (
+                Operation::Wait,
+                format!("{}: waiting for the stack's current operation to end before deploying", status.as_str()),
+            )
+        };
+        Ok(Outcome::InProgress {
+            flight: self.flight(req, stack_id, operation),
+            summary,
+        })
+    }
+
+    fn flight(&self, req: &DeployRequest, stack_id: String, operation: Operation) -> InFlight {
+        InFlight {
+            stack_name: req.stack_name.clone(),
+            stack_id,
+            operation,
+            client_request_token: req.client_request_token.clone(),
+            started: now_epoch(),
+        }
+    }
+
+    /// Follows someone else's operation one step: `Some` while the stack is still busy, `None`
+    /// once it is free (or gone) and the deploy can start.
+    pub async fn wait(&self, flight: &InFlight) -> Result<Option<Outcome>, DeployError> {
+        let Some(stack) = self.describe(&flight.stack_id).await? else {
+            return Ok(None);
+        };
+        let status = stack_status(&stack);
+        Ok(match status::on_start(&status) {
+            StartStep::Wait => Some(Outcome::InProgress {
+                flight: flight.clone(),
+                summary: format!(
+                    "{}: waiting for the stack's current operation to end before deploying",
+                    status.as_str()
+                ),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Follows a create or update this deployer started: done, still going, or failed.
+    pub async fn poll(&self, flight: &InFlight) -> Result<Outcome, DeployError> {
+        let Some(stack) = self.describe(&flight.stack_id).await? else {
+            return Ok(Outcome::Failed {
+                stack_id: Some(flight.stack_id.clone()),
+                message: format!(
+                    "Stack `{}` disappeared while the deploy was under way: someone deleted it; run the pipeline again",
+                    flight.stack_name
+                ),
+            });
+        };
+        let status = stack_status(&stack);
+        match status::on_poll(&status) {
+            PollStep::Succeeded => {
+                info!(stack = %flight.stack_name, status = status.as_str(), "operation complete");
+                Ok(Outcome::Succeeded {
+                    stack_id: flight.stack_id.clone(),
+                    summary: format!("Stack `{}` is {}", flight.stack_name, status.as_str()),
+                })
+            }
+            PollStep::InProgress => {
+                let latest = self.newest_event(&flight.stack_id).await?;
+                let mut summary = status.as_str().to_owned();
+                if let Some(e) = latest {
+                    summary.push_str(": latest event ");
+                    summary.push_str(&events::describe_event(&e));
+                }
+                info!(stack = %flight.stack_name, status = status.as_str(), "operation in progress");
+                Ok(Outcome::InProgress {
+                    flight: flight.clone(),
+                    summary,
+                })
+            }
+            PollStep::Failed => {
+                let events = self.operation_events(flight).await?;
+                let message = events::explain(&flight.stack_name, status.as_str(), &events);
+                info!(stack = %flight.stack_name, status = status.as_str(), "operation failed");
+                Ok(Outcome::Failed {
+                    stack_id: Some(flight.stack_id.clone()),
+                    message,
+                })
+            }
+        }
+    }
+
+    async fn newest_event(&self, stack_id: &str) -> Result<Option<StackEvent>, DeployError> {
+        let out = self
+            .cfn
+            .describe_stack_events()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|e| DeployError::new("DescribeStackEvents", stack_id, e))?;
+        Ok(out.stack_events.unwrap_or_default().into_iter().next())
+    }
+
+    /// The events of the operation being followed, newest first, up to the event that opened it.
+    async fn operation_events(&self, flight: &InFlight) -> Result<Vec<StackEvent>, DeployError> {
+        /// Pages read at most; an operation on a huge stack is explained from its latest events.
+        const MAX_PAGES: usize = 10;
+        /// Clocks differ; events this much older than the deploy's start still count.
+        const SKEW_SECS: i64 = 300;
+        let mut collected = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let out = self
+                .cfn
+                .describe_stack_events()
+                .stack_name(&flight.stack_id)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| DeployError::new("DescribeStackEvents", &flight.stack_id, e))?;
+            for event in out.stack_events.unwrap_or_default() {
+                let too_old = event
+                    .timestamp()
+                    .is_some_and(|t| t.secs() < flight.started - SKEW_SECS);
+                if too_old {
+                    return Ok(collected);
+                }
+                let opens = events::opens_operation(&event, &flight.stack_name);
+                collected.push(event);
+                if opens {
+                    return Ok(collected);
+                }
+            }
+            match out.next_token {
+                Some(t) => next = Some(t),
+                None => break,
+            }
+        }
+        Ok(collected)
+    }
+}
+
+fn stack_status(stack: &Stack) -> StackStatus {
+    stack
+        .stack_status()
+        .cloned()
+        .unwrap_or_else(|| StackStatus::from("UNKNOWN"))
+}
+
+fn status_text(stack: Option<&Stack>) -> String {
+    stack
+        .map(|s| stack_status(s).as_str().to_owned())
+        .unwrap_or_else(|| "absent".into())
+}

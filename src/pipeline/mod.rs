@@ -1,0 +1,331 @@
+//! The pipeline layer: turns a CodePipeline job into a deploy request, and the deploy's outcome
+//! into exactly one PutJob* report.
+
+pub mod event;
+pub mod params;
+pub mod report;
+pub mod token;
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use serde_json::Value;
+use tracing::{info, warn, Instrument};
+
+use crate::artifact::{self, ArtifactError};
+use crate::deploy::{DeployError, DeployRequest, Deployer, InFlight, Operation, Outcome};
+
+use self::event::{ArtifactCredentials, EventError, Job};
+use self::params::{Params, ParamsError};
+use self::report::{Delivery, FailureKind, Report, ReportError};
+use self::token::TokenError;
+
+/// The largest template read from an artifact.
+pub const MAX_TEMPLATE_FILE: u64 = 1024 * 1024;
+/// The largest template CloudFormation accepts inline (`TemplateBody`).
+pub const MAX_TEMPLATE_BODY: usize = 51_200;
+
+/// Why a job fails; each becomes one failure report.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The event is malformed.
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// `UserParameters` is unusable.
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    /// The continuation token is unusable.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The named input artifact is not in the event.
+    #[error("input artifact `{name}` (UserParameters key `artifact`) is not an input of this action; its input artifacts are: {present}")]
+    NoSuchArtifact {
+        /// The name asked for.
+        name: String,
+        /// The names present.
+        present: String,
+    },
+    /// The input artifact has no S3 location.
+    #[error("input artifact `{0}` has no S3 location in the job: CodePipeline artifacts must be stored in S3")]
+    NoLocation(String),
+    /// The event carries no artifact credentials.
+    #[error("the job carries no artifactCredentials, so input artifact `{0}` cannot be read")]
+    NoCredentials(String),
+    /// The artifact could not be read.
+    #[error("input artifact `{name}`: {source}")]
+    Artifact {
+        /// The artifact's name.
+        name: String,
+        /// What went wrong.
+        #[source]
+        source: ArtifactError,
+    },
+    /// The template is not text.
+    #[error("template `{file}` in input artifact `{artifact}` is not UTF-8 text: CloudFormation templates are JSON or YAML")]
+    NotText {
+        /// The artifact.
+        artifact: String,
+        /// The file.
+        file: String,
+    },
+    /// The template is too large to pass inline.
+    #[error("template `{file}` in input artifact `{artifact}` is {size} bytes, over CloudFormation's {MAX_TEMPLATE_BODY}-byte limit for a template passed inline: shrink it (for example by moving nested stacks to their own templates)")]
+    TemplateTooLarge {
+        /// The artifact.
+        artifact: String,
+        /// The file.
+        file: String,
+        /// Its size.
+        size: usize,
+    },
+    /// A CloudFormation call failed.
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+}
+
+impl JobError {
+    /// The failure type CodePipeline shows for this error.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Self::Event(_)
+            | Self::Params(_)
+            | Self::NoSuchArtifact { .. }
+            | Self::NoLocation(_)
+            | Self::NoCredentials(_) => FailureKind::Configuration,
+            Self::Artifact { source, .. } if source.is_access_denied() => FailureKind::Permission,
+            Self::Deploy(e) if e.is_access_denied() => FailureKind::Permission,
+            Self::Token(_)
+            | Self::Artifact { .. }
+            | Self::NotText { .. }
+            | Self::TemplateTooLarge { .. }
+            | Self::Deploy(_) => FailureKind::JobFailed,
+        }
+    }
+}
+
+impl From<JobError> for Report {
+    fn from(err: JobError) -> Self {
+        let external_id = match &err {
+            JobError::Deploy(e) if e.stack.starts_with("arn:") => Some(e.stack.clone()),
+            _ => None,
+        };
+        Report::Failure {
+            kind: err.kind(),
+            message: err.to_string(),
+            external_id,
+        }
+    }
+}
+
+impl From<Outcome> for Result<Report, JobError> {
+    fn from(outcome: Outcome) -> Self {
+        Ok(match outcome {
+            Outcome::Succeeded { stack_id, summary } => Report::Success {
+                summary,
+                external_id: Some(stack_id),
+            },
+            Outcome::InProgress { flight, summary } => Report::Continue {
+                token: token::encode(&flight)?,
+                summary,
+                external_id: flight.stack_id,
+            },
+            Outcome::Failed { stack_id, message } => Report::Failure {
+                kind: FailureKind::JobFailed,
+                message,
+                external_id: stack_id,
+            },
+        })
+    }
+}
+
+/// The invocation could not end its job.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The event has no job id, so there is nothing to report to.
+    #[error("the event is not a CodePipeline job (no `CodePipeline.job.id`); nothing to report")]
+    NotAJob,
+    /// The report did not reach CodePipeline; returning the error makes Lambda deliver the job
+    /// again.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(err: HandlerError) -> Self {
+        let error_type = match err {
+            HandlerError::NotAJob => "NotAJob",
+            HandlerError::Report(_) => "ReportFailed",
+        };
+        Self {
+            error_type: error_type.into(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+/// The idempotency token for a job: every delivery of the same job derives the same one.
+pub fn request_token(job_id: &str) -> String {
+    let clean: String = job_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let mut token = format!("cfn-deployer-{clean}");
+    token.truncate(128);
+    token
+}
+
+/// An S3 client reading with the job's artifact credentials, on top of the shared settings
+/// (region, endpoint, retries, timeouts).
+pub fn artifact_s3_client(sdk: &SdkConfig, creds: &ArtifactCredentials) -> aws_sdk_s3::Client {
+    let credentials = Credentials::new(
+        creds.access_key_id.clone(),
+        creds.secret_access_key.expose().to_owned(),
+        creds.session_token.as_ref().map(|t| t.expose().to_owned()),
+        None,
+        "codepipeline-artifact",
+    );
+    // A custom endpoint (moto, MinIO, a VPC endpoint by IP) rarely serves virtual-host buckets.
+    let custom_endpoint =
+        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .force_path_style(custom_endpoint)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Handles CodePipeline jobs: the Lambda function's whole logic.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    sdk: SdkConfig,
+    deployer: Deployer,
+    codepipeline: aws_sdk_codepipeline::Client,
+}
+
+impl Handler {
+    /// Builds the handler from shared settings and the clients it needs.
+    pub fn new(
+        sdk: SdkConfig,
+        cloudformation: aws_sdk_cloudformation::Client,
+        codepipeline: aws_sdk_codepipeline::Client,
+    ) -> Self {
+        Self {
+            sdk,
+            deployer: Deployer::new(cloudformation),
+            codepipeline,
+        }
+    }
+
+    /// Handles one event: runs the job one step and reports it exactly once.
+    pub async fn handle(&self, event: Value) -> Result<Delivery, HandlerError> {
+        let Some(job_id) = event::job_id(&event).map(str::to_owned) else {
+            warn!("event without a CodePipeline job id");
+            return Err(HandlerError::NotAJob);
+        };
+        let span = tracing::info_span!("job", job_id = %job_id);
+        async move {
+            let report = match self.run(event).await {
+                Ok(report) => report,
+                Err(err) => Report::from(err),
+            };
+            match &report {
+                Report::Success { summary, .. } => info!(%summary, "reporting success"),
+                Report::Continue { summary, .. } => info!(%summary, "reporting progress, to continue"),
+                Report::Failure { kind, message, .. } => {
+                    info!(?kind, %message, "reporting failure")
+                }
+            }
+            let delivery = report::send(&self.codepipeline, &job_id, report).await;
+            match &delivery {
+                Ok(Delivery::Reported) => info!("reported"),
+                Ok(Delivery::AlreadyReported) => {
+                    info!("job already reported by another delivery of it")
+                }
+                Err(e) => warn!(error = %e, "report failed; returning an error so the job is delivered again"),
+            }
+            Ok(delivery?)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn run(&self, event: Value) -> Result<Report, JobError> {
+        let job = event::parse(event)?;
+        let params = Params::parse(job.user_parameters.as_deref())?;
+        let outcome = match &job.continuation_token {
+            None => {
+                info!(stack = %params.stack, "starting deploy");
+                self.start(&job, &params, request_token(&job.id)).await?
+            }
+            Some(text) => {
+                let flight = token::decode(text, &params.stack)?;
+                self.follow(&job, &params, flight).await?
+            }
+        };
+        outcome.into()
+    }
+
+    async fn follow(&self, job: &Job, params: &Params, flight: InFlight) -> Result<Outcome, JobError> {
+        if flight.operation == Operation::Wait {
+            if let Some(still_busy) = self.deployer.wait(&flight).await? {
+                return Ok(still_busy);
+            }
+            info!(stack = %params.stack, "stack free: starting the deploy that waited");
+            return self.start(job, params, flight.client_request_token).await;
+        }
+        Ok(self.deployer.poll(&flight).await?)
+    }
+
+    async fn start(&self, job: &Job, params: &Params, client_request_token: String) -> Result<Outcome, JobError> {
+        let template_body = self.read_template(job, params).await?;
+        let request = DeployRequest {
+            stack_name: params.stack.clone(),
+            template_body,
+            client_request_token,
+        };
+        Ok(self.deployer.start(&request).await?)
+    }
+
+    async fn read_template(&self, job: &Job, params: &Params) -> Result<String, JobError> {
+        let wanted = &params.template;
+        let Some(input) = job.input_artifacts.iter().find(|a| a.name == wanted.artifact) else {
+            let names: Vec<String> = job.input_artifacts.iter().map(|a| format!("`{}`", a.name)).collect();
+            return Err(JobError::NoSuchArtifact {
+                name: wanted.artifact.clone(),
+                present: if names.is_empty() { "(none)".into() } else { names.join(", ") },
+            });
+        };
+        let location = input.location.as_ref().ok_or_else(|| JobError::NoLocation(input.name.clone()))?;
+        let creds = job.credentials.as_ref().ok_or_else(|| JobError::NoCredentials(input.name.clone()))?;
+        let s3 = artifact_s3_client(&self.sdk, creds);
+        let (bytes, stats) = artifact::read_file(&s3, location, &wanted.file, MAX_TEMPLATE_FILE)
+            .await
+            .map_err(|source| JobError::Artifact { name: input.name.clone(), source })?;
+        info!(artifact = %input.name, file = %wanted.file, size = bytes.len(), gets = stats.gets, fetched = stats.bytes, "template read");
+        let text = String::from_utf8(bytes).map_err(|_| JobError::NotText {
+            artifact: input.name.clone(),
+            file: wanted.file.clone(),
+        })?;
+        if text.len() > MAX_TEMPLATE_BODY {
+            return Err(JobError::TemplateTooLarge {
+                artifact: input.name.clone(),
+                file: wanted.file.clone(),
+                size: text.len(),
+            });
+        }
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_tokens_fit_cloudformation() {
+        let t = request_token("11111111-abcd-1111-abcd-111111abcdef");
+        assert_eq!(t, "cfn-deployer-11111111-abcd-1111-abcd-111111abcdef");
+        let long = request_token(&"x/".repeat(300));
+        assert!(long.len() <= 128);
+        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+}

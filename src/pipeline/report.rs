@@ -1,0 +1,183 @@
+//! Reporting a job's end to CodePipeline: one [`Report`], one PutJob* call.
+
+use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
+use aws_sdk_codepipeline::Client;
+
+use crate::deploy::events::truncate;
+
+/// CodePipeline's limit on `executionDetails.summary`.
+pub const MAX_SUMMARY: usize = 2048;
+/// CodePipeline's limit on `failureDetails.message`.
+pub const MAX_MESSAGE: usize = 5000;
+/// CodePipeline's limit on `externalExecutionId`.
+pub const MAX_EXTERNAL_ID: usize = 1500;
+
+/// The `failureDetails.type` CodePipeline shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The action is configured wrongly; fixing the pipeline fixes it.
+    Configuration,
+    /// Permission was refused.
+    Permission,
+    /// The deploy itself failed.
+    JobFailed,
+}
+
+/// How a job ends, or continues.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// The job succeeded.
+    Success {
+        /// One line for the console.
+        summary: String,
+        /// The stack id, when there is one.
+        external_id: Option<String>,
+    },
+    /// The job goes on: CodePipeline invokes the function again with `token`.
+    Continue {
+        /// The continuation token.
+        token: String,
+        /// One line on progress.
+        summary: String,
+        /// The stack id.
+        external_id: String,
+    },
+    /// The job failed.
+    Failure {
+        /// The failure type.
+        kind: FailureKind,
+        /// Why, and what to do.
+        message: String,
+        /// The stack id, when there is one.
+        external_id: Option<String>,
+    },
+}
+
+/// What became of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// CodePipeline took it.
+    Reported,
+    /// The job was already finished: another delivery of it reported first.
+    AlreadyReported,
+}
+
+/// CodePipeline did not take the report.
+#[derive(Debug, thiserror::Error)]
+#[error("CodePipeline {operation} for job {job_id} failed: {message}")]
+pub struct ReportError {
+    /// The API operation.
+    pub operation: &'static str,
+    /// The job.
+    pub job_id: String,
+    /// What CodePipeline (or the network) said.
+    pub message: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn details(summary: &str, external_id: Option<&str>) -> ExecutionDetails {
+    ExecutionDetails::builder()
+        .summary(truncate(summary.to_owned(), MAX_SUMMARY))
+        .set_external_execution_id(external_id.map(|id| truncate(id.to_owned(), MAX_EXTERNAL_ID)))
+        .build()
+}
+
+/// Sends `report` for `job_id`: exactly one PutJobSuccessResult or PutJobFailureResult.
+pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Delivery, ReportError> {
+    let (operation, result) = match report {
+        Report::Success { summary, external_id } => (
+            "PutJobSuccessResult",
+            client
+                .put_job_success_result()
+                .job_id(job_id)
+                .execution_details(details(&summary, external_id.as_deref()))
+                .send()
+                .await
+                .map(drop)
+                .map_err(Failed::from),
+        ),
+        Report::Continue { token, summary, external_id } => (
+            "PutJobSuccessResult",
+            client
+                .put_job_success_result()
+                .job_id(job_id)
+                .continuation_token(token)
+                .execution_details(details(&summary, Some(&external_id)))
+                .send()
+                .await
+                .map(drop)
+                .map_err(Failed::from),
+        ),
+        Report::Failure { kind, message, external_id } => {
+            let failure = FailureDetails::builder()
+                .r#type(match kind {
+                    FailureKind::Configuration => FailureType::ConfigurationError,
+                    FailureKind::Permission => FailureType::PermissionError,
+                    FailureKind::JobFailed => FailureType::JobFailed,
+                })
+                .message(truncate(message, MAX_MESSAGE))
+                .set_external_execution_id(external_id.map(|id| truncate(id, MAX_EXTERNAL_ID)))
+                .build();
+            let result = match failure {
+                Ok(f) => client
+                    .put_job_failure_result()
+                    .job_id(job_id)
+                    .failure_details(f)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(Failed::from),
+                Err(e) => Err(Failed::from(e)),
+            };
+            ("PutJobFailureResult", result)
+        }
+    };
+    match result {
+        Ok(()) => Ok(Delivery::Reported),
+        // CodePipeline refuses a result for a job that already has one: a duplicate delivery
+        // of this job reported first, so this one has nothing left to do.
+        Err(f) if f.code.as_deref() == Some("InvalidJobStateException") => Ok(Delivery::AlreadyReported),
+        Err(f) => Err(ReportError {
+            operation,
+            job_id: job_id.to_owned(),
+            message: f.message,
+            source: f.source,
+        }),
+    }
+}
+
+/// A failed call, reduced to what decides the next step.
+struct Failed {
+    code: Option<String>,
+    message: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl<E, R> From<aws_sdk_codepipeline::error::SdkError<E, R>> for Failed
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(err: aws_sdk_codepipeline::error::SdkError<E, R>) -> Self {
+        Self {
+            code: err.code().map(str::to_owned),
+            message: err
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| DisplayErrorContext(&err).to_string()),
+            source: Box::new(err),
+        }
+    }
+}
+
+impl From<aws_sdk_codepipeline::error::BuildError> for Failed {
+    fn from(err: aws_sdk_codepipeline::error::BuildError) -> Self {
+        Self {
+            code: None,
+            message: err.to_string(),
+            source: Box::new(err),
+        }
+    }
+}
