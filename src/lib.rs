@@ -6,6 +6,7 @@
 //! - [`local`]: a local CodePipeline and Lambda service, to run the whole loop offline.
 
 pub mod artifact;
+pub mod aws;
 pub mod deploy;
 pub mod local;
 pub mod pipeline;

@@ -6,7 +6,8 @@ pub mod sparse;
 use std::io::Read;
 use std::ops::Range;
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use tracing::debug;
 use zip::read::{ArchiveOffset, Config};
@@ -130,16 +131,20 @@ struct Fetcher<'a> {
 }
 
 impl Fetcher<'_> {
-    fn error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+    fn error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         &self,
-        err: aws_sdk_s3::error::SdkError<E, R>,
+        err: SdkError<E, HttpResponse>,
     ) -> ArtifactError {
         let location = self.location.clone();
-        let code = err.code().unwrap_or_default().to_owned();
-        let message = err
-            .message()
-            .map(str::to_owned)
-            .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+        let fault = crate::aws::AwsFault::of(&err);
+        let code = fault.code.clone().unwrap_or_default();
+        let message = fault.message.clone();
+        // S3 answers HEAD-style errors without a body, so a 404 or 403 may carry no code.
+        let code = match (code.as_str(), &err) {
+            ("", SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 404 => "NotFound".to_owned(),
+            ("", SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 403 => "Forbidden".to_owned(),
+            _ => code,
+        };
         match code.as_str() {
             "NoSuchKey" | "NoSuchBucket" | "NotFound" => ArtifactError::ObjectNotFound { location },
             "AccessDenied" | "Forbidden" | "KMS.AccessDeniedException" => {
@@ -150,10 +155,7 @@ impl Fetcher<'_> {
                 location,
                 reason: "the object is empty".into(),
             },
-            _ => ArtifactError::S3 {
-                location,
-                message: if code.is_empty() { message } else { format!("{code}: {message}") },
-            },
+            _ => ArtifactError::S3 { location, message: fault.to_text() },
         }
     }
 

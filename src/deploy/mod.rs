@@ -6,13 +6,15 @@ pub mod status;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::config::http::HttpResponse;
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::types::{Stack, StackEvent, StackStatus};
 use aws_sdk_cloudformation::Client;
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use self::status::{PollStep, StartStep};
+use crate::aws::AwsFault;
 
 /// What to deploy where.
 #[derive(Debug, Clone)]
@@ -96,16 +98,11 @@ pub struct DeployError {
 }
 
 impl DeployError {
-    fn new<E, R>(operation: &'static str, stack: &str, err: SdkError<E, R>) -> Self
+    fn new<E>(operation: &'static str, stack: &str, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let code = err.code().map(str::to_owned);
-        let message = match err.message() {
-            Some(m) => m.to_owned(),
-            None => DisplayErrorContext(&err).to_string(),
-        };
+        let AwsFault { code, message } = AwsFault::of(&err);
         Self {
             operation,
             stack: stack.to_owned(),

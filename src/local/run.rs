@@ -118,12 +118,12 @@ async fn ensure_bucket(s3: &aws_sdk_s3::Client, sdk: &SdkConfig, bucket: &str) -
     match create.send().await {
         Ok(_) => Ok(()),
         Err(e) => {
-            let e = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
+            let fault = crate::aws::AwsFault::of(&e);
             // Created by a concurrent run between the check and the create.
-            if e.contains("BucketAlreadyOwnedByYou") {
+            if fault.code.as_deref() == Some("BucketAlreadyOwnedByYou") {
                 Ok(())
             } else {
-                Err(LocalError::Aws(format!("creating artifact bucket `{bucket}` failed: {e}")))
+                Err(LocalError::Aws(format!("creating artifact bucket `{bucket}` failed: {}", fault.to_text())))
             }
         }
     }
@@ -161,7 +161,7 @@ pub async fn upload(sdk: &SdkConfig, opts: &Options) -> Result<Location, LocalEr
         .body(body)
         .send()
         .await
-        .map_err(|e| LocalError::Aws(format!("uploading the artifact: {}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+        .map_err(|e| LocalError::Aws(format!("uploading the artifact: {}", crate::aws::AwsFault::of(&e).to_text())))?;
     Ok(Location { bucket: opts.bucket.clone(), key })
 }
 
@@ -257,6 +257,8 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         ("AWS_LAMBDA_FUNCTION_VERSION".to_owned(), "$LATEST".to_owned()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(), "128".to_owned()),
         ("AWS_ENDPOINT_URL_CODEPIPELINE".to_owned(), format!("http://{addr}")),
+        // The function's log lines are forwarded into this terminal's output, not a terminal.
+        ("NO_COLOR".to_owned(), "1".to_owned()),
     ];
     if let Some(region) = sdk.region() {
         env.push(("AWS_REGION".to_owned(), region.to_string()));
@@ -388,9 +390,6 @@ pub async fn print_stack(cfn: &aws_sdk_cloudformation::Client, stack: &str) {
                 }
             }
         }
-        Err(e) => {
-            let text = aws_sdk_cloudformation::error::DisplayErrorContext(e).to_string();
-            println!("stack {stack}: not found ({})", text.lines().next().unwrap_or_default());
-        }
+        Err(e) => println!("stack {stack}: {}", crate::aws::AwsFault::of(&e).to_text()),
     }
 }

@@ -1,6 +1,7 @@
 //! Reporting a job's end to CodePipeline: one [`Report`], one PutJob* call.
 
-use aws_sdk_codepipeline::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_codepipeline::config::http::HttpResponse;
+use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 use aws_sdk_codepipeline::Client;
 
@@ -155,18 +156,15 @@ struct Failed {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-impl<E, R> From<aws_sdk_codepipeline::error::SdkError<E, R>> for Failed
+impl<E> From<SdkError<E, HttpResponse>> for Failed
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    fn from(err: aws_sdk_codepipeline::error::SdkError<E, R>) -> Self {
+    fn from(err: SdkError<E, HttpResponse>) -> Self {
+        let fault = crate::aws::AwsFault::of(&err);
         Self {
-            code: err.code().map(str::to_owned),
-            message: err
-                .message()
-                .map(str::to_owned)
-                .unwrap_or_else(|| DisplayErrorContext(&err).to_string()),
+            code: fault.code.clone(),
+            message: fault.to_text(),
             source: Box::new(err),
         }
     }
