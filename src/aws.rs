@@ -31,7 +31,10 @@ impl AwsFault {
             },
             (None, SdkError::ResponseError(_)) => "the response could not be read".to_owned(),
             (None, SdkError::ServiceError(ctx)) => {
-                format!("the service answered HTTP {} with no error message", ctx.raw().status().as_u16())
+                format!(
+                    "the service answered HTTP {} with no error message",
+                    ctx.raw().status().as_u16()
+                )
             }
             (None, other) => chain(other),
         };

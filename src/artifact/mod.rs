@@ -73,7 +73,9 @@ pub enum ArtifactError {
         message: String,
     },
     /// The object is not a readable zip archive.
-    #[error("{location} is not a readable zip archive ({reason}): the artifact must be a zip file")]
+    #[error(
+        "{location} is not a readable zip archive ({reason}): the artifact must be a zip file"
+    )]
     NotZip {
         /// The object.
         location: Location,
@@ -141,8 +143,12 @@ impl Fetcher<'_> {
         let message = fault.message.clone();
         // S3 answers HEAD-style errors without a body, so a 404 or 403 may carry no code.
         let code = match (code.as_str(), &err) {
-            ("", SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 404 => "NotFound".to_owned(),
-            ("", SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 403 => "Forbidden".to_owned(),
+            ("", SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 404 => {
+                "NotFound".to_owned()
+            }
+            ("", SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 403 => {
+                "Forbidden".to_owned()
+            }
             _ => code,
         };
         match code.as_str() {
@@ -155,14 +161,21 @@ impl Fetcher<'_> {
                 location,
                 reason: "the object is empty".into(),
             },
-            _ => ArtifactError::S3 { location, message: fault.to_text() },
+            _ => ArtifactError::S3 {
+                location,
+                message: fault.to_text(),
+            },
         }
     }
 
     /// Fetches `range`, or with `None` for its start the last `range.end` bytes (a suffix
     /// range). Returns where the data starts, the data and the object's size. A server that
     /// ignores the range is read as a stream and only the wanted window is kept.
-    async fn get(&mut self, start: Option<u64>, end_or_len: u64) -> Result<(u64, Vec<u8>, u64), ArtifactError> {
+    async fn get(
+        &mut self,
+        start: Option<u64>,
+        end_or_len: u64,
+    ) -> Result<(u64, Vec<u8>, u64), ArtifactError> {
         let header = match start {
             Some(s) => format!("bytes={s}-{}", end_or_len.saturating_sub(1)),
             None => format!("bytes=-{end_or_len}"),
@@ -181,7 +194,10 @@ impl Fetcher<'_> {
             Some((first, _last, total)) => (first..total, total),
             None => {
                 // The whole object came back: keep only the window we asked for.
-                let total = out.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
+                let total = out
+                    .content_length()
+                    .and_then(|l| u64::try_from(l).ok())
+                    .unwrap_or(0);
                 let window = match start {
                     Some(s) => s..end_or_len.min(total),
                     None => total.saturating_sub(end_or_len)..total,
@@ -189,9 +205,15 @@ impl Fetcher<'_> {
                 (window, total)
             }
         };
-        let body_start = if out.content_range().is_some() { window.start } else { 0 };
+        let body_start = if out.content_range().is_some() {
+            window.start
+        } else {
+            0
+        };
         let mut body = out.body;
-        let mut data = Vec::with_capacity(usize::try_from(window.end.saturating_sub(window.start).min(16 << 20)).unwrap_or(0));
+        let mut data = Vec::with_capacity(
+            usize::try_from(window.end.saturating_sub(window.start).min(16 << 20)).unwrap_or(0),
+        );
         let mut at = body_start;
         while let Some(chunk) = body.try_next().await.map_err(|e| ArtifactError::S3 {
             location: self.location.clone(),
@@ -202,14 +224,21 @@ impl Fetcher<'_> {
             at = chunk_range.end;
             let keep = overlap(&chunk_range, &(window.start..window.end.max(window.start)));
             if let Some(k) = keep {
-                data.extend_from_slice(&chunk[(k.start - chunk_range.start) as usize..(k.end - chunk_range.start) as usize]);
+                data.extend_from_slice(
+                    &chunk[(k.start - chunk_range.start) as usize
+                        ..(k.end - chunk_range.start) as usize],
+                );
             }
             // A full-object answer need not be read past the window.
             if at >= window.end {
                 break;
             }
         }
-        debug!(gets = self.stats.gets, bytes = self.stats.bytes, "fetched artifact range");
+        debug!(
+            gets = self.stats.gets,
+            bytes = self.stats.bytes,
+            "fetched artifact range"
+        );
         Ok((window.start, data, total))
     }
 }
@@ -225,7 +254,11 @@ fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
     let rest = value.strip_prefix("bytes ")?;
     let (span, total) = rest.split_once('/')?;
     let (first, last) = span.split_once('-')?;
-    Some((first.trim().parse().ok()?, last.trim().parse().ok()?, total.trim().parse().ok()?))
+    Some((
+        first.trim().parse().ok()?,
+        last.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    ))
 }
 
 /// Rejects paths that could name something outside the archive root.
@@ -237,7 +270,9 @@ fn check_path(path: &str) -> Result<&str, ArtifactError> {
         || trimmed.split(['/', '\\']).any(|c| c == "..")
         || trimmed.contains('\0');
     if unsafe_path {
-        return Err(ArtifactError::UnsafePath { path: path.to_owned() });
+        return Err(ArtifactError::UnsafePath {
+            path: path.to_owned(),
+        });
     }
     Ok(trimmed)
 }
@@ -251,8 +286,15 @@ pub async fn read_file(
     limit: u64,
 ) -> Result<(Vec<u8>, FetchStats), ArtifactError> {
     let name = check_path(path)?;
-    let mut fetch = Fetcher { s3, location, stats: FetchStats::default() };
-    let not_zip = |reason: String| ArtifactError::NotZip { location: location.clone(), reason };
+    let mut fetch = Fetcher {
+        s3,
+        location,
+        stats: FetchStats::default(),
+    };
+    let not_zip = |reason: String| ArtifactError::NotZip {
+        location: location.clone(),
+        reason,
+    };
 
     let (start, tail, total) = fetch.get(None, TAIL_BYTES).await?;
     if total == 0 {
@@ -262,13 +304,16 @@ pub async fn read_file(
     sparse.insert(start, tail);
 
     // Parse the central directory, fetching what the parser finds missing.
-    let config = Config { archive_offset: ArchiveOffset::Known(0) };
+    let config = Config {
+        archive_offset: ArchiveOffset::Known(0),
+    };
     let mut archive = loop {
         match ZipArchive::with_config(config, sparse.clone()) {
             Ok(a) => break a,
             Err(e) => match sparse.take_missed() {
                 Some(missing) if fetch.stats.gets < MAX_GETS => {
-                    let want = missing.start..(missing.start + TAIL_BYTES).min(total).max(missing.end);
+                    let want =
+                        missing.start..(missing.start + TAIL_BYTES).min(total).max(missing.end);
                     let (s, d, _) = fetch.get(Some(want.start), want.end).await?;
                     sparse.insert(s, d);
                 }
@@ -281,22 +326,37 @@ pub async fn read_file(
         return Err(entry_not_found(&archive, path));
     };
     let (data_hint, size) = {
-        let entry = archive.by_index_data(index).map_err(|e| not_zip(e.to_string()))?;
+        let entry = archive
+            .by_index_data(index)
+            .map_err(|e| not_zip(e.to_string()))?;
         if entry.is_dir() {
             return Err(bad_entry(path, "it is a directory"));
         }
         if entry.enclosed_name().is_none() {
-            return Err(ArtifactError::UnsafePath { path: path.to_owned() });
+            return Err(ArtifactError::UnsafePath {
+                path: path.to_owned(),
+            });
         }
         if entry.encrypted() {
-            return Err(bad_entry(path, "it is encrypted; CodePipeline artifacts must not use zip passwords"));
+            return Err(bad_entry(
+                path,
+                "it is encrypted; CodePipeline artifacts must not use zip passwords",
+            ));
         }
         if entry.size() > limit {
-            return Err(ArtifactError::TooLarge { path: path.to_owned(), size: entry.size(), limit });
+            return Err(ArtifactError::TooLarge {
+                path: path.to_owned(),
+                size: entry.size(),
+                limit,
+            });
         }
         // Deflate never grows data by more than a few bytes per 16 KiB block.
         if entry.compressed_size() > limit + limit / 64 + 1024 {
-            return Err(ArtifactError::TooLarge { path: path.to_owned(), size: entry.compressed_size(), limit });
+            return Err(ArtifactError::TooLarge {
+                path: path.to_owned(),
+                size: entry.compressed_size(),
+                limit,
+            });
         }
         // Local header (30 bytes), its name, a typical extra field, then the data.
         let start = entry.header_start();
@@ -317,12 +377,17 @@ pub async fn read_file(
         })();
         match attempt {
             Ok(bytes) if bytes.len() as u64 > limit => {
-                return Err(ArtifactError::TooLarge { path: path.to_owned(), size: bytes.len() as u64, limit })
+                return Err(ArtifactError::TooLarge {
+                    path: path.to_owned(),
+                    size: bytes.len() as u64,
+                    limit,
+                })
             }
             Ok(bytes) => return Ok((bytes, fetch.stats)),
             Err(e) => match sparse.take_missed() {
                 Some(missing) if fetch.stats.gets < MAX_GETS => {
-                    let want = missing.start..(missing.start + TAIL_BYTES).min(total).max(missing.end);
+                    let want =
+                        missing.start..(missing.start + TAIL_BYTES).min(total).max(missing.end);
                     let (s, d, _) = fetch.get(Some(want.start), want.end).await?;
                     sparse.insert(s, d);
                 }
@@ -333,7 +398,10 @@ pub async fn read_file(
 }
 
 fn bad_entry(path: &str, reason: &str) -> ArtifactError {
-    ArtifactError::BadEntry { path: path.to_owned(), reason: reason.to_owned() }
+    ArtifactError::BadEntry {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    }
 }
 
 fn entry_not_found<R: Read + std::io::Seek>(archive: &ZipArchive<R>, path: &str) -> ArtifactError {
@@ -352,7 +420,11 @@ fn entry_not_found<R: Read + std::io::Seek>(archive: &ZipArchive<R>, path: &str)
     if count == 0 {
         sample = "(none)".into();
     }
-    ArtifactError::EntryNotFound { path: path.to_owned(), count, sample }
+    ArtifactError::EntryNotFound {
+        path: path.to_owned(),
+        count,
+        sample,
+    }
 }
 
 #[cfg(test)]
@@ -368,7 +440,10 @@ mod tests {
     #[test]
     fn paths_that_escape_are_refused() {
         for bad in ["", "/etc/passwd", "../x", "a/../../x", "a\\..\\x", "a\0b"] {
-            assert!(matches!(check_path(bad), Err(ArtifactError::UnsafePath { .. })), "{bad:?}");
+            assert!(
+                matches!(check_path(bad), Err(ArtifactError::UnsafePath { .. })),
+                "{bad:?}"
+            );
         }
         assert_eq!(check_path("./infra/t.yaml").ok(), Some("infra/t.yaml"));
         assert_eq!(check_path("t.yaml").ok(), Some("t.yaml"));

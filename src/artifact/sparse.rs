@@ -64,7 +64,8 @@ impl Sparse {
             }
             pieces = next;
         }
-        held.segments.extend(pieces.into_iter().filter(|(_, d)| !d.is_empty()));
+        held.segments
+            .extend(pieces.into_iter().filter(|(_, d)| !d.is_empty()));
         held.segments.sort_by_key(|(s, _)| *s);
     }
 
@@ -91,7 +92,11 @@ impl Sparse {
 
     /// The bytes held, in total.
     pub fn held_bytes(&self) -> u64 {
-        self.lock().segments.iter().map(|(_, d)| d.len() as u64).sum()
+        self.lock()
+            .segments
+            .iter()
+            .map(|(_, d)| d.len() as u64)
+            .sum()
     }
 }
 

@@ -44,7 +44,11 @@ struct Cli {
     #[arg(long)]
     function: Option<PathBuf>,
     /// AWS endpoint (moto). Ignored with --aws.
-    #[arg(long, env = "AWS_ENDPOINT_URL", default_value = "http://127.0.0.1:5000")]
+    #[arg(
+        long,
+        env = "AWS_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:5000"
+    )]
     endpoint_url: String,
     /// Use real AWS with your credentials instead of an endpoint such as moto.
     #[arg(long)]
@@ -79,16 +83,26 @@ async fn real_main() -> anyhow::Result<ExitCode> {
     let source = match (&cli.zip, &cli.object, &cli.dir) {
         (Some(zip), _, _) => Source::Zip(zip.clone()),
         (_, Some(object), _) => {
-            let rest = object.strip_prefix("s3://").context("--object takes s3://bucket/key")?;
-            let (bucket, key) = rest.split_once('/').context("--object takes s3://bucket/key")?;
-            Source::Object(Location { bucket: bucket.into(), key: key.into() })
+            let rest = object
+                .strip_prefix("s3://")
+                .context("--object takes s3://bucket/key")?;
+            let (bucket, key) = rest
+                .split_once('/')
+                .context("--object takes s3://bucket/key")?;
+            Source::Object(Location {
+                bucket: bucket.into(),
+                key: key.into(),
+            })
         }
         (_, _, Some(dir)) => Source::Dir(dir.clone()),
         _ => bail!("give a folder to zip, --zip FILE or --object s3://bucket/key"),
     };
     let user_parameters = match (&cli.user_parameters, &cli.stack) {
         (Some(raw), _) => raw.clone(),
-        (None, Some(stack)) => serde_json::json!({"stack": stack, "artifact": cli.artifact, "file": cli.file}).to_string(),
+        (None, Some(stack)) => {
+            serde_json::json!({"stack": stack, "artifact": cli.artifact, "file": cli.file})
+                .to_string()
+        }
         (None, None) => bail!("give --stack NAME (or --user-parameters JSON)"),
     };
     let function = match &cli.function {
@@ -96,7 +110,8 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         None => std::env::current_exe()?.with_file_name("cfn-deployer"),
     };
 
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(cli.region.clone()));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(cli.region.clone()));
     let mut function_env = Vec::new();
     if !cli.aws {
         loader = loader.endpoint_url(&cli.endpoint_url);
@@ -124,7 +139,10 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         function_env,
     };
     let summary = run::run(&sdk, &opts).await?;
-    println!("{} job(s), {} invocation(s)", summary.jobs, summary.invocations);
+    println!(
+        "{} job(s), {} invocation(s)",
+        summary.jobs, summary.invocations
+    );
     let stack = serde_json::from_str::<serde_json::Value>(&user_parameters)
         .ok()
         .and_then(|v| v.get("stack").and_then(|s| s.as_str()).map(str::to_owned));

@@ -11,7 +11,10 @@ const STACK_RESOURCE_TYPE: &str = "AWS::CloudFormation::Stack";
 
 /// Whether `event` is the stack-level event that opens an operation (create, update, import).
 pub fn opens_operation(event: &StackEvent, stack_name: &str) -> bool {
-    let status = event.resource_status().map(|s| s.as_str()).unwrap_or_default();
+    let status = event
+        .resource_status()
+        .map(|s| s.as_str())
+        .unwrap_or_default();
     event.resource_type() == Some(STACK_RESOURCE_TYPE)
         && event.logical_resource_id() == Some(stack_name)
         && matches!(
@@ -140,16 +143,39 @@ mod tests {
         let events = vec![
             event("app", STACK_RESOURCE_TYPE, "ROLLBACK_COMPLETE", ""),
             event("Topic", "AWS::SNS::Topic", "DELETE_COMPLETE", ""),
-            event("Topic", "AWS::SNS::Topic", "CREATE_FAILED", "Resource creation cancelled"),
-            event("app", STACK_RESOURCE_TYPE, "ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [Queue, Topic]."),
-            event("Queue", "AWS::SQS::Queue", "CREATE_FAILED", "Queue name is invalid"),
+            event(
+                "Topic",
+                "AWS::SNS::Topic",
+                "CREATE_FAILED",
+                "Resource creation cancelled",
+            ),
+            event(
+                "app",
+                STACK_RESOURCE_TYPE,
+                "ROLLBACK_IN_PROGRESS",
+                "The following resource(s) failed to create: [Queue, Topic].",
+            ),
+            event(
+                "Queue",
+                "AWS::SQS::Queue",
+                "CREATE_FAILED",
+                "Queue name is invalid",
+            ),
             event("Queue", "AWS::SQS::Queue", "CREATE_IN_PROGRESS", ""),
-            event("app", STACK_RESOURCE_TYPE, "CREATE_IN_PROGRESS", "User Initiated"),
+            event(
+                "app",
+                STACK_RESOURCE_TYPE,
+                "CREATE_IN_PROGRESS",
+                "User Initiated",
+            ),
         ];
         let text = explain("app", "ROLLBACK_COMPLETE", &events);
         let queue = text.find("Queue (AWS::SQS::Queue) CREATE_FAILED: Queue name is invalid");
         let topic = text.find("Topic (AWS::SNS::Topic) CREATE_FAILED: Resource creation cancelled");
-        assert!(text.starts_with("Stack `app` ended in ROLLBACK_COMPLETE."), "{text}");
+        assert!(
+            text.starts_with("Stack `app` ended in ROLLBACK_COMPLETE."),
+            "{text}"
+        );
         assert!(queue.is_some() && topic.is_some(), "{text}");
         assert!(queue < topic, "root cause must come first: {text}");
     }
@@ -163,7 +189,10 @@ mod tests {
             "Parameters: [Env] must have values",
         )];
         let text = explain("app", "UPDATE_ROLLBACK_COMPLETE", &events);
-        assert!(text.contains("CloudFormation says: Parameters: [Env] must have values"), "{text}");
+        assert!(
+            text.contains("CloudFormation says: Parameters: [Env] must have values"),
+            "{text}"
+        );
     }
 
     #[test]

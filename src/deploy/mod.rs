@@ -194,7 +194,10 @@ impl Deployer {
             let attempt = match (step, &stack) {
                 (StartStep::Create, _) => self.create(req).await,
                 (StartStep::Update, _) => {
-                    let id = stack.as_ref().and_then(|s| s.stack_id()).unwrap_or(&req.stack_name);
+                    let id = stack
+                        .as_ref()
+                        .and_then(|s| s.stack_id())
+                        .unwrap_or(&req.stack_name);
                     self.update(req, id).await
                 }
                 (StartStep::Wait, Some(busy)) => return self.wait_or_adopt(req, busy).await,
@@ -266,7 +269,10 @@ impl Deployer {
                 info!(stack = %req.stack_name, "template and parameters unchanged: nothing to update");
                 Ok(Outcome::Succeeded {
                     stack_id: stack_id.to_owned(),
-                    summary: format!("Stack `{}` is up to date: no changes to deploy", req.stack_name),
+                    summary: format!(
+                        "Stack `{}` is up to date: no changes to deploy",
+                        req.stack_name
+                    ),
                 })
             }
             Err(e) => Err(e),
@@ -275,7 +281,11 @@ impl Deployer {
 
     /// The stack is busy. If the running operation carries this deploy's token, a previous
     /// delivery of the same job started it: follow it instead of waiting for it.
-    async fn wait_or_adopt(&self, req: &DeployRequest, stack: &Stack) -> Result<Outcome, DeployError> {
+    async fn wait_or_adopt(
+        &self,
+        req: &DeployRequest,
+        stack: &Stack,
+    ) -> Result<Outcome, DeployError> {
         let stack_id = stack.stack_id().unwrap_or(&req.stack_name).to_owned();
         let status = stack_status(stack);
         let newest = self.newest_event(&stack_id).await?;
@@ -290,12 +300,21 @@ impl Deployer {
                 Operation::Update
             };
             info!(stack = %req.stack_name, %stack_id, ?op, "following the operation an earlier delivery of this deploy started");
-            (op, format!("{}: following the operation already started for this job", status.as_str()))
+            (
+                op,
+                format!(
+                    "{}: following the operation already started for this job",
+                    status.as_str()
+                ),
+            )
         } else {
             info!(stack = %req.stack_name, %stack_id, status = status.as_str(), "stack busy: waiting for its operation to end");
             (
                 Operation::Wait,
-                format!("{}: waiting for the stack's current operation to end before deploying", status.as_str()),
+                format!(
+                    "{}: waiting for the stack's current operation to end before deploying",
+                    status.as_str()
+                ),
             )
         };
         Ok(Outcome::InProgress {

@@ -155,7 +155,11 @@ mod tests {
             (S::UpdateFailed, blocked.clone(), P::Failed),
             (S::UpdateInProgress, T::Wait, P::InProgress),
             (S::UpdateRollbackComplete, T::Update, P::Failed),
-            (S::UpdateRollbackCompleteCleanupInProgress, T::Wait, P::InProgress),
+            (
+                S::UpdateRollbackCompleteCleanupInProgress,
+                T::Wait,
+                P::InProgress,
+            ),
             (S::UpdateRollbackFailed, blocked.clone(), P::Failed),
             (S::UpdateRollbackInProgress, T::Wait, P::InProgress),
             (S::from("SOME_FUTURE_STATUS"), blocked, P::Failed),

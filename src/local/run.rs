@@ -98,20 +98,31 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LocalError {
 /// An S3 client with the pipeline's own credentials; path-style on a custom endpoint.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let custom = sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(custom).build();
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(custom)
+        .build();
     aws_sdk_s3::Client::from_conf(config)
 }
 
-async fn ensure_bucket(s3: &aws_sdk_s3::Client, sdk: &SdkConfig, bucket: &str) -> Result<(), LocalError> {
+async fn ensure_bucket(
+    s3: &aws_sdk_s3::Client,
+    sdk: &SdkConfig,
+    bucket: &str,
+) -> Result<(), LocalError> {
     if s3.head_bucket().bucket(bucket).send().await.is_ok() {
         return Ok(());
     }
     let mut create = s3.create_bucket().bucket(bucket);
-    let region = sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
+    let region = sdk
+        .region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_default();
     if !region.is_empty() && region != "us-east-1" {
         create = create.create_bucket_configuration(
             aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str()))
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    region.as_str(),
+                ))
                 .build(),
         );
     }
@@ -123,7 +134,10 @@ async fn ensure_bucket(s3: &aws_sdk_s3::Client, sdk: &SdkConfig, bucket: &str) -
             if fault.code.as_deref() == Some("BucketAlreadyOwnedByYou") {
                 Ok(())
             } else {
-                Err(LocalError::Aws(format!("creating artifact bucket `{bucket}` failed: {}", fault.to_text())))
+                Err(LocalError::Aws(format!(
+                    "creating artifact bucket `{bucket}` failed: {}",
+                    fault.to_text()
+                )))
             }
         }
     }
@@ -139,10 +153,16 @@ pub async fn upload(sdk: &SdkConfig, opts: &Options) -> Result<Location, LocalEr
                 .suffix(".zip")
                 .tempfile()
                 .map_err(io("creating a temporary zip"))?;
-            let (dir2, handle) = (dir.clone(), file.reopen().map_err(io("opening the temporary zip"))?);
+            let (dir2, handle) = (
+                dir.clone(),
+                file.reopen().map_err(io("opening the temporary zip"))?,
+            );
             tokio::task::spawn_blocking(move || crate::local::archive::zip_dir(&dir2, handle))
                 .await
-                .map_err(|e| LocalError::Io { what: "zipping".into(), source: std::io::Error::other(e) })?
+                .map_err(|e| LocalError::Io {
+                    what: "zipping".into(),
+                    source: std::io::Error::other(e),
+                })?
                 .map_err(io(format!("zipping {}", dir.display())))?;
             (file.path().to_path_buf(), Some(file))
         }
@@ -161,8 +181,16 @@ pub async fn upload(sdk: &SdkConfig, opts: &Options) -> Result<Location, LocalEr
         .body(body)
         .send()
         .await
-        .map_err(|e| LocalError::Aws(format!("uploading the artifact: {}", crate::aws::AwsFault::of(&e).to_text())))?;
-    Ok(Location { bucket: opts.bucket.clone(), key })
+        .map_err(|e| {
+            LocalError::Aws(format!(
+                "uploading the artifact: {}",
+                crate::aws::AwsFault::of(&e).to_text()
+            ))
+        })?;
+    Ok(Location {
+        bucket: opts.bucket.clone(),
+        key,
+    })
 }
 
 /// The job event CodePipeline would send.
@@ -214,7 +242,10 @@ impl Function<'_> {
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(io(format!("starting the function {}", self.opts.function.display())))?;
+                .map_err(io(format!(
+                    "starting the function {}",
+                    self.opts.function.display()
+                )))?;
             forward(child.stdout.take());
             forward(child.stderr.take());
             self.child = Some(child);
@@ -249,14 +280,28 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
     let location = upload(sdk, opts).await?;
     println!("artifact `{}` at {location}", opts.artifact_name);
     let credentials = credentials(sdk).await?;
-    let (services, mut notices) = Services::start().await.map_err(io("starting the local services"))?;
+    let (services, mut notices) = Services::start()
+        .await
+        .map_err(io("starting the local services"))?;
     let addr = services.addr();
     let mut env = vec![
         ("AWS_LAMBDA_RUNTIME_API".to_owned(), addr.to_string()),
-        ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), "cfn-deployer".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_VERSION".to_owned(), "$LATEST".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(), "128".to_owned()),
-        ("AWS_ENDPOINT_URL_CODEPIPELINE".to_owned(), format!("http://{addr}")),
+        (
+            "AWS_LAMBDA_FUNCTION_NAME".to_owned(),
+            "cfn-deployer".to_owned(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
+            "$LATEST".to_owned(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+            "128".to_owned(),
+        ),
+        (
+            "AWS_ENDPOINT_URL_CODEPIPELINE".to_owned(),
+            format!("http://{addr}"),
+        ),
         // The function's log lines are forwarded into this terminal's output, not a terminal.
         ("NO_COLOR".to_owned(), "1".to_owned()),
     ];
@@ -264,7 +309,11 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         env.push(("AWS_REGION".to_owned(), region.to_string()));
     }
     env.extend(opts.function_env.iter().cloned());
-    let mut function = Function { opts, env, child: None };
+    let mut function = Function {
+        opts,
+        env,
+        child: None,
+    };
 
     let mut token: Option<String> = None;
     let mut jobs = 0;
@@ -274,10 +323,29 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         let job_id = uuid::Uuid::new_v4().to_string();
         services.add_job(&job_id);
         let event = job_event(&job_id, opts, &location, &credentials, token.as_deref());
-        println!("job {jobs} {job_id}: {}", if token.is_some() { "continuing" } else { "started" });
-        let end = deliver(&services, &mut notices, &mut function, &job_id, &event, &mut invocations).await?;
+        println!(
+            "job {jobs} {job_id}: {}",
+            if token.is_some() {
+                "continuing"
+            } else {
+                "started"
+            }
+        );
+        let end = deliver(
+            &services,
+            &mut notices,
+            &mut function,
+            &job_id,
+            &event,
+            &mut invocations,
+        )
+        .await?;
         match end {
-            End::Reported(JobResult::Succeeded { continuation_token: Some(next), summary, .. }) => {
+            End::Reported(JobResult::Succeeded {
+                continuation_token: Some(next),
+                summary,
+                ..
+            }) => {
                 println!("  continue: {}", summary.unwrap_or_default());
                 if jobs > opts.max_continuations {
                     break End::NotReported(format!(
@@ -292,7 +360,11 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         }
     };
     function.stop().await;
-    Ok(Summary { end, jobs, invocations })
+    Ok(Summary {
+        end,
+        jobs,
+        invocations,
+    })
 }
 
 async fn credentials(sdk: &SdkConfig) -> Result<aws_sdk_s3::config::Credentials, LocalError> {
@@ -321,7 +393,11 @@ async fn deliver(
         *invocations += 1;
         let request_id = uuid::Uuid::new_v4().to_string();
         let child = function.ensure_running()?;
-        services.invoke(Invocation { request_id: request_id.clone(), event: event.clone(), timeout });
+        services.invoke(Invocation {
+            request_id: request_id.clone(),
+            event: event.clone(),
+            timeout,
+        });
         let deadline = Instant::now() + timeout;
         let mut reported = None;
         let failure: Option<String> = loop {

@@ -128,8 +128,14 @@ impl Services {
         let app = Router::new()
             .route("/", post(codepipeline))
             .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(invocation_response))
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(invocation_response),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/error",
+                post(invocation_error),
+            )
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -156,7 +162,9 @@ impl Services {
 
     /// Registers a new job, in progress.
     pub fn add_job(&self, job_id: &str) {
-        self.shared.jobs().insert(job_id.to_owned(), JobState::InProgress);
+        self.shared
+            .jobs()
+            .insert(job_id.to_owned(), JobState::InProgress);
     }
 
     /// Queues an invocation for the function to pick up.
@@ -191,26 +199,50 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
         }
     };
     set("lambda-runtime-aws-request-id", inv.request_id.clone());
-    set("lambda-runtime-deadline-ms", epoch_ms(inv.timeout).to_string());
-    set("lambda-runtime-invoked-function-arn", shared.function_arn.clone());
-    set("lambda-runtime-trace-id", format!("Root=1-00000000-{}", inv.request_id.replace('-', "")));
+    set(
+        "lambda-runtime-deadline-ms",
+        epoch_ms(inv.timeout).to_string(),
+    );
+    set(
+        "lambda-runtime-invoked-function-arn",
+        shared.function_arn.clone(),
+    );
+    set(
+        "lambda-runtime-trace-id",
+        format!("Root=1-00000000-{}", inv.request_id.replace('-', "")),
+    );
     set("content-type", "application/json".into());
     (StatusCode::OK, headers, inv.event.to_string()).into_response()
 }
 
-async fn invocation_response(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> StatusCode {
-    shared.notify(Notice::InvocationDone { request_id: id, error: None });
+async fn invocation_response(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> StatusCode {
+    shared.notify(Notice::InvocationDone {
+        request_id: id,
+        error: None,
+    });
     StatusCode::ACCEPTED
 }
 
-async fn invocation_error(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+async fn invocation_error(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     let text = String::from_utf8_lossy(&body).into_owned();
-    shared.notify(Notice::InvocationDone { request_id: id, error: Some(text) });
+    shared.notify(Notice::InvocationDone {
+        request_id: id,
+        error: Some(text),
+    });
     StatusCode::ACCEPTED
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {
-    shared.notify(Notice::InitError(String::from_utf8_lossy(&body).into_owned()));
+    shared.notify(Notice::InitError(
+        String::from_utf8_lossy(&body).into_owned(),
+    ));
     StatusCode::ACCEPTED
 }
 
@@ -225,7 +257,10 @@ impl IntoResponse for ApiError {
         let body = json!({"__type": self.code, "message": self.message}).to_string();
         (
             StatusCode::BAD_REQUEST,
-            [("content-type", "application/x-amz-json-1.1"), ("x-amzn-errortype", self.code)],
+            [
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amzn-errortype", self.code),
+            ],
             body,
         )
             .into_response()
@@ -233,11 +268,19 @@ impl IntoResponse for ApiError {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError { code: "ValidationException", message: message.into() }
+    ApiError {
+        code: "ValidationException",
+        message: message.into(),
+    }
 }
 
 /// Checks an optional string field's length against the service's limits.
-fn check_len(body: &Value, pointer: &str, min: usize, max: usize) -> Result<Option<String>, ApiError> {
+fn check_len(
+    body: &Value,
+    pointer: &str,
+    min: usize,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     match body.pointer(pointer) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
@@ -258,22 +301,38 @@ fn is_job_id(id: &str) -> bool {
     uuid::Uuid::try_parse(id).is_ok() && id.len() == 36
 }
 
-async fn codepipeline(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn codepipeline(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
     let result = serde_json::from_slice::<Value>(&body)
-        .map_err(|e| ApiError { code: "SerializationException", message: e.to_string() })
+        .map_err(|e| ApiError {
+            code: "SerializationException",
+            message: e.to_string(),
+        })
         .and_then(|body| put_job_result(&shared, &target, &body));
     match result {
-        Ok(()) => (StatusCode::OK, [("content-type", "application/x-amz-json-1.1")], "{}").into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            [("content-type", "application/x-amz-json-1.1")],
+            "{}",
+        )
+            .into_response(),
         Err(e) => {
             let job_id = serde_json::from_slice::<Value>(&body)
                 .ok()
                 .and_then(|b| b.get("jobId").and_then(Value::as_str).map(str::to_owned));
-            shared.notify(Notice::Refused { job_id, code: e.code, message: e.message.clone() });
+            shared.notify(Notice::Refused {
+                job_id,
+                code: e.code,
+                message: e.message.clone(),
+            });
             e.into_response()
         }
     }
@@ -330,7 +389,10 @@ fn put_job_result(shared: &Shared, target: &str, body: &Value) -> Result<(), Api
         let mut jobs = shared.jobs();
         match jobs.get(&job_id) {
             None => {
-                return Err(ApiError { code: "JobNotFoundException", message: format!("Job {job_id} not found") })
+                return Err(ApiError {
+                    code: "JobNotFoundException",
+                    message: format!("Job {job_id} not found"),
+                })
             }
             Some(JobState::Finished) => {
                 return Err(ApiError {

@@ -72,14 +72,21 @@ pub struct EventError(String);
 
 /// The job id, read before anything else so that even a malformed job can be failed.
 pub fn job_id(event: &Value) -> Option<&str> {
-    event.get("CodePipeline.job")?.get("id")?.as_str().filter(|s| !s.is_empty())
+    event
+        .get("CodePipeline.job")?
+        .get("id")?
+        .as_str()
+        .filter(|s| !s.is_empty())
 }
 
 /// Parses the event into a [`Job`].
 pub fn parse(event: Value) -> Result<Job, EventError> {
     let parsed: CodePipelineJobEvent = serde_path_to_error::deserialize(event).map_err(|e| {
         let path = e.path().to_string();
-        EventError(format!("field `{path}`: {}", without_values(&e.inner().to_string())))
+        EventError(format!(
+            "field `{path}`: {}",
+            without_values(&e.inner().to_string())
+        ))
     })?;
     let job = parsed.code_pipeline_job;
     let id = job
@@ -87,13 +94,17 @@ pub fn parse(event: Value) -> Result<Job, EventError> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| EventError("field `CodePipeline.job.id` is missing".into()))?;
     let data = job.data;
-    let artifact = |name: Option<String>, location: aws_lambda_events::event::codepipeline_job::CodePipelineS3Location| Artifact {
-        name: name.unwrap_or_default(),
-        location: match (location.bucket_name, location.object_key) {
-            (Some(bucket), Some(key)) => Some(Location { bucket, key }),
-            _ => None,
-        },
-    };
+    let artifact =
+        |name: Option<String>,
+         location: aws_lambda_events::event::codepipeline_job::CodePipelineS3Location| {
+            Artifact {
+                name: name.unwrap_or_default(),
+                location: match (location.bucket_name, location.object_key) {
+                    (Some(bucket), Some(key)) => Some(Location { bucket, key }),
+                    _ => None,
+                },
+            }
+        };
     let creds = data.artifact_credentials;
     let credentials = match (creds.access_key_id, creds.secret_access_key) {
         (Some(access_key_id), Some(secret)) => Some(ArtifactCredentials {
@@ -143,7 +154,8 @@ mod tests {
     use super::*;
 
     fn sample() -> Value {
-        serde_json::from_str(include_str!("../../events/codepipeline-job.json")).expect("sample event")
+        serde_json::from_str(include_str!("../../events/codepipeline-job.json"))
+            .expect("sample event")
     }
 
     #[test]
@@ -161,7 +173,10 @@ mod tests {
         let job = parse(sample()).expect("parses");
         let creds = job.credentials.clone().expect("credentials");
         let printed = format!("{job:?} {job:#?}");
-        assert!(!printed.contains(creds.secret_access_key.expose()), "{printed}");
+        assert!(
+            !printed.contains(creds.secret_access_key.expose()),
+            "{printed}"
+        );
         let token = creds.session_token.expect("token");
         assert!(!printed.contains(token.expose()), "{printed}");
         assert!(printed.contains(&creds.access_key_id));
@@ -172,7 +187,10 @@ mod tests {
         let mut event = sample();
         event["CodePipeline.job"]["data"]["inputArtifacts"] = Value::String("SECRET-ISH".into());
         let err = parse(event).expect_err("must fail").to_string();
-        assert!(err.contains("CodePipeline.job.data.inputArtifacts"), "{err}");
+        assert!(
+            err.contains("CodePipeline.job.data.inputArtifacts"),
+            "{err}"
+        );
         assert!(!err.contains("SECRET-ISH"), "{err}");
     }
 

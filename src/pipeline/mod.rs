@@ -264,7 +264,12 @@ impl Handler {
         outcome.into()
     }
 
-    async fn follow(&self, job: &Job, params: &Params, flight: InFlight) -> Result<Outcome, JobError> {
+    async fn follow(
+        &self,
+        job: &Job,
+        params: &Params,
+        flight: InFlight,
+    ) -> Result<Outcome, JobError> {
         if flight.operation == Operation::Wait {
             if let Some(still_busy) = self.deployer.wait(&flight).await? {
                 return Ok(still_busy);
@@ -275,7 +280,12 @@ impl Handler {
         Ok(self.deployer.poll(&flight).await?)
     }
 
-    async fn start(&self, job: &Job, params: &Params, client_request_token: String) -> Result<Outcome, JobError> {
+    async fn start(
+        &self,
+        job: &Job,
+        params: &Params,
+        client_request_token: String,
+    ) -> Result<Outcome, JobError> {
         let template_body = self.read_template(job, params).await?;
         let request = DeployRequest {
             stack_name: params.stack.clone(),
@@ -287,19 +297,40 @@ impl Handler {
 
     async fn read_template(&self, job: &Job, params: &Params) -> Result<String, JobError> {
         let wanted = &params.template;
-        let Some(input) = job.input_artifacts.iter().find(|a| a.name == wanted.artifact) else {
-            let names: Vec<String> = job.input_artifacts.iter().map(|a| format!("`{}`", a.name)).collect();
+        let Some(input) = job
+            .input_artifacts
+            .iter()
+            .find(|a| a.name == wanted.artifact)
+        else {
+            let names: Vec<String> = job
+                .input_artifacts
+                .iter()
+                .map(|a| format!("`{}`", a.name))
+                .collect();
             return Err(JobError::NoSuchArtifact {
                 name: wanted.artifact.clone(),
-                present: if names.is_empty() { "(none)".into() } else { names.join(", ") },
+                present: if names.is_empty() {
+                    "(none)".into()
+                } else {
+                    names.join(", ")
+                },
             });
         };
-        let location = input.location.as_ref().ok_or_else(|| JobError::NoLocation(input.name.clone()))?;
-        let creds = job.credentials.as_ref().ok_or_else(|| JobError::NoCredentials(input.name.clone()))?;
+        let location = input
+            .location
+            .as_ref()
+            .ok_or_else(|| JobError::NoLocation(input.name.clone()))?;
+        let creds = job
+            .credentials
+            .as_ref()
+            .ok_or_else(|| JobError::NoCredentials(input.name.clone()))?;
         let s3 = artifact_s3_client(&self.sdk, creds);
         let (bytes, stats) = artifact::read_file(&s3, location, &wanted.file, MAX_TEMPLATE_FILE)
             .await
-            .map_err(|source| JobError::Artifact { name: input.name.clone(), source })?;
+            .map_err(|source| JobError::Artifact {
+                name: input.name.clone(),
+                source,
+            })?;
         info!(artifact = %input.name, file = %wanted.file, size = bytes.len(), gets = stats.gets, fetched = stats.bytes, "template read");
         let text = String::from_utf8(bytes).map_err(|_| JobError::NotText {
             artifact: input.name.clone(),

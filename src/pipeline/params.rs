@@ -107,11 +107,13 @@ fn require(
 /// Checks a stack name against CloudFormation's rule: a letter, then letters, digits and
 /// hyphens, 128 characters at most.
 pub fn check_stack_name(name: &str) -> Result<(), ParamsError> {
-    let bad = |why: &str| ParamsError::BadValue {
+    let bad = |why: &str| {
+        ParamsError::BadValue {
         key: "stack".into(),
         problem: format!(
             "`{name}` is not a valid stack name: {why} (a stack name starts with a letter and holds only letters, digits and hyphens, {MAX_STACK_NAME} characters at most)"
         ),
+    }
     };
     if name.chars().count() > MAX_STACK_NAME {
         return Err(bad("it is too long"));
@@ -119,7 +121,10 @@ pub fn check_stack_name(name: &str) -> Result<(), ParamsError> {
     if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err(bad("it does not start with a letter"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
         return Err(bad(&format!("it contains `{c}`")));
     }
     Ok(())
@@ -196,12 +201,30 @@ mod tests {
             (Some(r#"{"artifact": "A", "file": "t.yaml"}"#), "`stack`"),
             (Some(r#"{"stack": "s", "file": "t.yaml"}"#), "`artifact`"),
             (Some(r#"{"stack": "s", "artifact": "A"}"#), "`file`"),
-            (Some(r#"{"stack": 5, "artifact": "A", "file": "t"}"#), "`stack`"),
-            (Some(r#"{"stack": "s", "artifact": ["A"], "file": "t"}"#), "`artifact`"),
-            (Some(r#"{"stack": "s", "artifact": "A", "file": ""}"#), "`file`"),
-            (Some(r#"{"stack": "s", "artifact": "A", "file": "t", "stak": 1}"#), "`stak`"),
-            (Some(r#"{"stack": "9lives", "artifact": "A", "file": "t"}"#), "start with a letter"),
-            (Some(r#"{"stack": "my_stack", "artifact": "A", "file": "t"}"#), "contains `_`"),
+            (
+                Some(r#"{"stack": 5, "artifact": "A", "file": "t"}"#),
+                "`stack`",
+            ),
+            (
+                Some(r#"{"stack": "s", "artifact": ["A"], "file": "t"}"#),
+                "`artifact`",
+            ),
+            (
+                Some(r#"{"stack": "s", "artifact": "A", "file": ""}"#),
+                "`file`",
+            ),
+            (
+                Some(r#"{"stack": "s", "artifact": "A", "file": "t", "stak": 1}"#),
+                "`stak`",
+            ),
+            (
+                Some(r#"{"stack": "9lives", "artifact": "A", "file": "t"}"#),
+                "start with a letter",
+            ),
+            (
+                Some(r#"{"stack": "my_stack", "artifact": "A", "file": "t"}"#),
+                "contains `_`",
+            ),
         ];
         for (input, needle) in cases {
             let err = Params::parse(*input).expect_err("must fail").to_string();
@@ -211,9 +234,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_list_the_known_ones() {
-        let err = Params::parse(Some(r#"{"stack":"s","artifact":"A","file":"t","Stack":"x"}"#))
-            .expect_err("unknown key")
-            .to_string();
+        let err = Params::parse(Some(
+            r#"{"stack":"s","artifact":"A","file":"t","Stack":"x"}"#,
+        ))
+        .expect_err("unknown key")
+        .to_string();
         assert!(err.contains("stack, artifact, file"), "{err}");
     }
 

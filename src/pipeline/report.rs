@@ -88,7 +88,10 @@ fn details(summary: &str, external_id: Option<&str>) -> ExecutionDetails {
 /// Sends `report` for `job_id`: exactly one PutJobSuccessResult or PutJobFailureResult.
 pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Delivery, ReportError> {
     let (operation, result) = match report {
-        Report::Success { summary, external_id } => (
+        Report::Success {
+            summary,
+            external_id,
+        } => (
             "PutJobSuccessResult",
             client
                 .put_job_success_result()
@@ -99,7 +102,11 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
                 .map(drop)
                 .map_err(Failed::from),
         ),
-        Report::Continue { token, summary, external_id } => (
+        Report::Continue {
+            token,
+            summary,
+            external_id,
+        } => (
             "PutJobSuccessResult",
             client
                 .put_job_success_result()
@@ -111,7 +118,11 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
                 .map(drop)
                 .map_err(Failed::from),
         ),
-        Report::Failure { kind, message, external_id } => {
+        Report::Failure {
+            kind,
+            message,
+            external_id,
+        } => {
             let failure = FailureDetails::builder()
                 .r#type(match kind {
                     FailureKind::Configuration => FailureType::ConfigurationError,
@@ -139,7 +150,9 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
         Ok(()) => Ok(Delivery::Reported),
         // CodePipeline refuses a result for a job that already has one: a duplicate delivery
         // of this job reported first, so this one has nothing left to do.
-        Err(f) if f.code.as_deref() == Some("InvalidJobStateException") => Ok(Delivery::AlreadyReported),
+        Err(f) if f.code.as_deref() == Some("InvalidJobStateException") => {
+            Ok(Delivery::AlreadyReported)
+        }
         Err(f) => Err(ReportError {
             operation,
             job_id: job_id.to_owned(),

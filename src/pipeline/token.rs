@@ -37,7 +37,9 @@ pub enum TokenError {
         params: String,
     },
     /// Too long for CodePipeline.
-    #[error("the continuation token would be {0} characters, over CodePipeline's limit of {MAX_TOKEN}")]
+    #[error(
+        "the continuation token would be {0} characters, over CodePipeline's limit of {MAX_TOKEN}"
+    )]
     TooLong(usize),
 }
 
@@ -101,7 +103,11 @@ mod tests {
     fn longest_names_fit() {
         let mut f = flight();
         f.stack_name = "a".repeat(128);
-        f.stack_id = format!("arn:aws-us-gov:cloudformation:us-gov-west-1:123456789012:stack/{}/{}", f.stack_name, "f".repeat(36));
+        f.stack_id = format!(
+            "arn:aws-us-gov:cloudformation:us-gov-west-1:123456789012:stack/{}/{}",
+            f.stack_name,
+            "f".repeat(36)
+        );
         f.client_request_token = "c".repeat(128);
         assert!(encode(&f).is_ok());
     }

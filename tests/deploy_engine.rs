@@ -1,0 +1,397 @@
+//! The deploy engine against CloudFormation sequences moto cannot produce: operations that stay
+//! in progress, rollbacks with failed resources, no-op updates, busy stacks, repeated deliveries.
+
+use aws_sdk_cloudformation::error::ErrorMetadata;
+use aws_sdk_cloudformation::operation::create_stack::{CreateStackError, CreateStackOutput};
+use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
+use aws_sdk_cloudformation::operation::describe_stacks::{
+    DescribeStacksError, DescribeStacksOutput,
+};
+use aws_sdk_cloudformation::operation::update_stack::{UpdateStackError, UpdateStackOutput};
+use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackEvent, StackStatus};
+use aws_sdk_cloudformation::Client;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use cfn_deployer::deploy::{DeployRequest, Deployer, InFlight, Operation, Outcome};
+
+const NAME: &str = "orders-api";
+const ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-api/6c1f";
+const TOKEN: &str = "cfn-deployer-11111111-abcd-1111-abcd-111111abcdef";
+
+fn request() -> DeployRequest {
+    DeployRequest {
+        stack_name: NAME.into(),
+        template_body: "Resources: {}".into(),
+        client_request_token: TOKEN.into(),
+    }
+}
+
+fn flight(operation: Operation) -> InFlight {
+    InFlight {
+        stack_name: NAME.into(),
+        stack_id: ID.into(),
+        operation,
+        client_request_token: TOKEN.into(),
+        started: 0,
+    }
+}
+
+fn stack(status: StackStatus) -> Rule {
+    mock!(Client::describe_stacks).then_output(move || {
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name(NAME)
+                    .stack_id(ID)
+                    .stack_status(status.clone())
+                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn no_stack() -> Rule {
+    mock!(Client::describe_stacks).then_error(|| {
+        DescribeStacksError::generic(
+            ErrorMetadata::builder()
+                .code("ValidationError")
+                .message("Stack with id orders-api does not exist")
+                .build(),
+        )
+    })
+}
+
+fn event(logical: &str, kind: &str, status: &str, reason: &str, token: &str) -> StackEvent {
+    StackEvent::builder()
+        .stack_id(ID)
+        .stack_name(NAME)
+        .event_id(format!("{logical}-{status}"))
+        .logical_resource_id(logical)
+        .resource_type(kind)
+        .resource_status(ResourceStatus::from(status))
+        .resource_status_reason(reason)
+        .client_request_token(token)
+        .timestamp(aws_smithy_types::DateTime::from_secs(100))
+        .build()
+}
+
+fn events(list: Vec<StackEvent>, next: Option<&'static str>) -> Rule {
+    mock!(Client::describe_stack_events).then_output(move || {
+        DescribeStackEventsOutput::builder()
+            .set_stack_events(Some(list.clone()))
+            .set_next_token(next.map(str::to_owned))
+            .build()
+    })
+}
+
+fn deployer(rules: &[&Rule]) -> Deployer {
+    Deployer::new(mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::Sequential,
+        rules
+    ))
+}
+
+#[tokio::test]
+async fn creates_then_follows_the_create_to_completion() {
+    let create = mock!(Client::create_stack)
+        .match_requests(|r| r.client_request_token() == Some(TOKEN) && r.stack_name() == Some(NAME))
+        .then_output(|| CreateStackOutput::builder().stack_id(ID).build());
+    let (missing, running, latest, done) = (
+        no_stack(),
+        stack(StackStatus::CreateInProgress),
+        events(
+            vec![event(
+                "Queue",
+                "AWS::SQS::Queue",
+                "CREATE_IN_PROGRESS",
+                "",
+                TOKEN,
+            )],
+            None,
+        ),
+        stack(StackStatus::CreateComplete),
+    );
+    let d = deployer(&[&missing, &create, &running, &latest, &done]);
+
+    let started = d.start(&request()).await.expect("start");
+    let Outcome::InProgress { flight: f, .. } = started else {
+        panic!("{started:?}")
+    };
+    assert_eq!(
+        (
+            f.operation,
+            f.stack_id.as_str(),
+            f.client_request_token.as_str()
+        ),
+        (Operation::Create, ID, TOKEN)
+    );
+
+    let polled = d.poll(&f).await.expect("poll");
+    let Outcome::InProgress { summary, .. } = &polled else {
+        panic!("{polled:?}")
+    };
+    assert!(summary.starts_with("CREATE_IN_PROGRESS"), "{summary}");
+    assert!(
+        summary.contains("Queue (AWS::SQS::Queue) CREATE_IN_PROGRESS"),
+        "{summary}"
+    );
+
+    let finished = d.poll(&f).await.expect("poll");
+    assert!(
+        matches!(&finished, Outcome::Succeeded { stack_id, .. } if stack_id == ID),
+        "{finished:?}"
+    );
+    assert_eq!(create.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn updates_a_settled_stack_even_after_a_rolled_back_update() {
+    let update = mock!(Client::update_stack)
+        .match_requests(|r| r.client_request_token() == Some(TOKEN))
+        .then_output(|| UpdateStackOutput::builder().stack_id(ID).build());
+    let settled = stack(StackStatus::UpdateRollbackComplete);
+    let d = deployer(&[&settled, &update]);
+    let out = d.start(&request()).await.expect("start");
+    assert!(
+        matches!(&out, Outcome::InProgress { flight, .. } if flight.operation == Operation::Update),
+        "{out:?}"
+    );
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn no_updates_is_success_at_once() {
+    let update = mock!(Client::update_stack).then_error(|| {
+        UpdateStackError::generic(
+            ErrorMetadata::builder()
+                .code("ValidationError")
+                .message("No updates are to be performed.")
+                .build(),
+        )
+    });
+    let settled = stack(StackStatus::UpdateComplete);
+    let d = deployer(&[&settled, &update]);
+    let out = d.start(&request()).await.expect("start");
+    let Outcome::Succeeded { summary, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert!(summary.contains("no changes"), "{summary}");
+}
+
+#[tokio::test]
+async fn rollback_reports_the_failed_resources_of_this_operation_only() {
+    let done = stack(StackStatus::UpdateRollbackComplete);
+    // Two pages, newest first; the second holds the operation's start and an older failure.
+    let page1 = events(
+        vec![
+            event(
+                NAME,
+                "AWS::CloudFormation::Stack",
+                "UPDATE_ROLLBACK_COMPLETE",
+                "",
+                TOKEN,
+            ),
+            event(
+                "Topic",
+                "AWS::SNS::Topic",
+                "UPDATE_FAILED",
+                "Resource update cancelled",
+                TOKEN,
+            ),
+            event(
+                NAME,
+                "AWS::CloudFormation::Stack",
+                "UPDATE_ROLLBACK_IN_PROGRESS",
+                "The following resource(s) failed to update: [Queue, Topic].",
+                TOKEN,
+            ),
+        ],
+        Some("page-2"),
+    );
+    let page2 = events(
+        vec![
+            event(
+                "Queue",
+                "AWS::SQS::Queue",
+                "UPDATE_FAILED",
+                "Invalid value for VisibilityTimeout",
+                TOKEN,
+            ),
+            event(
+                NAME,
+                "AWS::CloudFormation::Stack",
+                "UPDATE_IN_PROGRESS",
+                "User Initiated",
+                TOKEN,
+            ),
+            event(
+                "Old",
+                "AWS::S3::Bucket",
+                "CREATE_FAILED",
+                "an older operation's failure",
+                "other",
+            ),
+        ],
+        None,
+    );
+    let d = deployer(&[&done, &page1, &page2]);
+    let out = d.poll(&flight(Operation::Update)).await.expect("poll");
+    let Outcome::Failed { message, stack_id } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(stack_id.as_deref(), Some(ID));
+    assert!(message.contains("UPDATE_ROLLBACK_COMPLETE"), "{message}");
+    let queue = message
+        .find("Invalid value for VisibilityTimeout")
+        .expect("root cause");
+    let topic = message
+        .find("Resource update cancelled")
+        .expect("consequence");
+    assert!(queue < topic, "root cause first: {message}");
+    assert!(!message.contains("older operation"), "{message}");
+    assert_eq!(page2.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_busy_stack_is_waited_for_then_deployed() {
+    let busy = stack(StackStatus::UpdateInProgress);
+    let someone_elses = events(
+        vec![event(
+            NAME,
+            "AWS::CloudFormation::Stack",
+            "UPDATE_IN_PROGRESS",
+            "User Initiated",
+            "someone-else",
+        )],
+        None,
+    );
+    let still_busy = stack(StackStatus::UpdateCompleteCleanupInProgress);
+    let free = stack(StackStatus::UpdateComplete);
+    let d = deployer(&[&busy, &someone_elses, &still_busy, &free]);
+
+    let out = d.start(&request()).await.expect("start");
+    let Outcome::InProgress { flight: f, summary } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.operation, Operation::Wait);
+    assert!(summary.contains("waiting"), "{summary}");
+    assert!(
+        d.wait(&f).await.expect("wait").is_some(),
+        "still busy during cleanup"
+    );
+    assert!(
+        d.wait(&f).await.expect("wait").is_none(),
+        "free once settled"
+    );
+}
+
+#[tokio::test]
+async fn a_second_delivery_follows_the_operation_the_first_started() {
+    let busy = stack(StackStatus::CreateInProgress);
+    let ours = events(
+        vec![event(
+            "Queue",
+            "AWS::SQS::Queue",
+            "CREATE_IN_PROGRESS",
+            "",
+            TOKEN,
+        )],
+        None,
+    );
+    let create = mock!(Client::create_stack)
+        .then_output(|| CreateStackOutput::builder().stack_id(ID).build());
+    let d = deployer(&[&busy, &ours, &create]);
+    let out = d.start(&request()).await.expect("start");
+    assert!(
+        matches!(&out, Outcome::InProgress { flight, .. } if flight.operation == Operation::Create),
+        "{out:?}"
+    );
+    assert_eq!(create.num_calls(), 0, "no second operation may start");
+}
+
+#[tokio::test]
+async fn a_create_race_lost_to_another_delivery_is_followed() {
+    let missing = no_stack();
+    let exists = mock!(Client::create_stack).then_error(|| {
+        CreateStackError::AlreadyExistsException(
+            // Built as the SDK's deserializer builds it: with the error's metadata.
+            aws_sdk_cloudformation::types::error::AlreadyExistsException::builder()
+                .message("Stack [orders-api] already exists")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("AlreadyExistsException")
+                        .message("Stack [orders-api] already exists")
+                        .build(),
+                )
+                .build(),
+        )
+    });
+    let busy = stack(StackStatus::CreateInProgress);
+    let ours = events(
+        vec![event(
+            NAME,
+            "AWS::CloudFormation::Stack",
+            "CREATE_IN_PROGRESS",
+            "User Initiated",
+            TOKEN,
+        )],
+        None,
+    );
+    let d = deployer(&[&missing, &exists, &busy, &ours]);
+    let out = d.start(&request()).await.expect("start");
+    assert!(
+        matches!(&out, Outcome::InProgress { flight, .. } if flight.operation == Operation::Create),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn dead_end_stacks_fail_with_a_remedy() {
+    for (status, remedy) in [
+        (StackStatus::RollbackComplete, "delete the stack"),
+        (
+            StackStatus::UpdateRollbackFailed,
+            "continue-update-rollback",
+        ),
+        (StackStatus::ReviewInProgress, "change set"),
+    ] {
+        let dead = stack(status.clone());
+        let d = deployer(&[&dead]);
+        let out = d.start(&request()).await.expect("start");
+        let Outcome::Failed { message, .. } = out else {
+            panic!("{status:?}: {out:?}")
+        };
+        assert!(
+            message.contains(status.as_str()) && message.contains(remedy),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stack_deleted_under_the_deploy_is_a_failure() {
+    let gone = no_stack();
+    let d = deployer(&[&gone]);
+    let out = d.poll(&flight(Operation::Update)).await.expect("poll");
+    assert!(
+        matches!(&out, Outcome::Failed { message, .. } if message.contains("disappeared")),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn access_denied_is_classified() {
+    let denied = mock!(Client::describe_stacks).then_error(|| {
+        DescribeStacksError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("User: arn:aws:sts::1:assumed-role/x is not authorized to perform: cloudformation:DescribeStacks")
+                .build(),
+        )
+    });
+    let d = deployer(&[&denied]);
+    let err = d.start(&request()).await.expect_err("denied");
+    assert!(err.is_access_denied());
+    assert!(err.to_string().contains("DescribeStacks"), "{err}");
+}
