@@ -9,4 +9,5 @@ pub mod artifact;
 pub mod aws;
 pub mod deploy;
 pub mod local;
+pub mod logging;
 pub mod pipeline;

@@ -13,8 +13,8 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    // Text locally, JSON in Lambda when `AWS_LAMBDA_LOG_FORMAT=JSON`.
-    lambda_runtime::tracing::init_default_subscriber();
+    // Text locally, JSON in Lambda when `AWS_LAMBDA_LOG_FORMAT=JSON`; never the raw event.
+    cfn_deployer::logging::init();
     // Every AWS call ends: a hung connection must not outlive the invocation.
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))

@@ -1,0 +1,361 @@
+//! The real function binary, run by the local pipeline against moto: deploys, and every way a
+//! job can fail, each ending in exactly one truthful report with no secret in any output.
+
+mod common;
+
+use common::{project, run_local, template, unique, write};
+
+#[test]
+fn creates_then_updates_through_continuations() {
+    let moto = moto_or_skip!();
+    let stack = unique("create-update");
+    let dir = project(&template("hello"), &[]);
+    let path = dir.path().to_str().expect("utf-8 path");
+
+    let created = run_local(moto, &[path, "--stack", &stack]);
+    created.assert_succeeded();
+    assert!(
+        created
+            .output
+            .contains(&format!("stack {stack}: CREATE_COMPLETE")),
+        "{}",
+        created.output
+    );
+    assert!(
+        created.output.contains("continue: CREATE_IN_PROGRESS"),
+        "{}",
+        created.output
+    );
+    assert!(
+        created.output.contains("output Greeting = hello"),
+        "{}",
+        created.output
+    );
+    assert!(
+        created.output.contains("2 job(s)"),
+        "one continuation: {}",
+        created.output
+    );
+
+    write(dir.path(), "template.yaml", template("bonjour").as_bytes());
+    let updated = run_local(moto, &[path, "--stack", &stack]);
+    updated.assert_succeeded();
+    assert!(
+        updated
+            .output
+            .contains(&format!("stack {stack}: UPDATE_COMPLETE")),
+        "{}",
+        updated.output
+    );
+    assert!(
+        updated.output.contains("output Greeting = bonjour"),
+        "{}",
+        updated.output
+    );
+
+    // moto runs an update even when nothing changed (it reports "No updates are to be
+    // performed." only when parameters are passed); the no-op path is covered in
+    // tests/deploy_engine.rs. Here the repeat must simply succeed and leave the stack as it was.
+    let again = run_local(moto, &[path, "--stack", &stack]);
+    again.assert_succeeded();
+    assert!(
+        again.output.contains("output Greeting = bonjour"),
+        "{}",
+        again.output
+    );
+}
+
+#[test]
+fn the_seed_parameters_work_verbatim() {
+    let moto = moto_or_skip!();
+    let stack = unique("seed");
+    let dir = project("", &[("infra/template.yaml", template("seed").as_bytes())]);
+    let params = format!(
+        r#"{{"stack": "{stack}", "artifact": "BuildOutput", "file": "infra/template.yaml"}}"#
+    );
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--user-parameters",
+            &params,
+        ],
+    );
+    run.assert_succeeded();
+    assert!(
+        run.output.contains("output Greeting = seed"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn bad_parameters_fail_as_configuration_errors_naming_the_key() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("x"), &[]);
+    let path = dir.path().to_str().expect("path");
+    let cases = [
+        ("", "UserParameters is empty"),
+        ("stack=demo", "not valid JSON"),
+        ("[\"demo\"]", "not an array"),
+        (
+            r#"{"artifact": "BuildOutput", "file": "template.yaml"}"#,
+            "missing the key `stack`",
+        ),
+        (
+            r#"{"stack": "demo", "file": "template.yaml"}"#,
+            "missing the key `artifact`",
+        ),
+        (
+            r#"{"stack": "demo", "artifact": "BuildOutput"}"#,
+            "missing the key `file`",
+        ),
+        (
+            r#"{"stack": 7, "artifact": "BuildOutput", "file": "template.yaml"}"#,
+            "key `stack`: invalid type",
+        ),
+        (
+            r#"{"stack": "demo", "artifact": "BuildOutput", "file": "template.yaml", "region": "x"}"#,
+            "unknown key `region`; the known keys are: stack, artifact, file",
+        ),
+        (
+            r#"{"stack": "demo_stack", "artifact": "BuildOutput", "file": "template.yaml"}"#,
+            "not a valid stack name",
+        ),
+    ];
+    for (params, needle) in cases {
+        let run = run_local(moto, &[path, "--user-parameters", params]);
+        run.assert_failed("ConfigurationError", needle);
+        assert!(
+            run.output.contains("1 job(s), 1 invocation(s)"),
+            "{}",
+            run.output
+        );
+    }
+}
+
+#[test]
+fn a_missing_input_artifact_lists_the_present_ones() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("x"), &[]);
+    let params = r#"{"stack": "demo", "artifact": "SourceOutput", "file": "template.yaml"}"#;
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--user-parameters",
+            params,
+        ],
+    );
+    run.assert_failed("ConfigurationError", "input artifact `SourceOutput` (UserParameters key `artifact`) is not an input of this action; its input artifacts are: `BuildOutput`");
+}
+
+#[test]
+fn a_missing_file_lists_entries() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("x"), &[("README.md", b"hi")]);
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("nofile"),
+            "--file",
+            "infra/stack.yaml",
+        ],
+    );
+    run.assert_failed(
+        "JobFailed",
+        "file `infra/stack.yaml` is not in the artifact; it holds 2 entries",
+    );
+    assert!(run.output.contains("`template.yaml`"), "{}", run.output);
+}
+
+#[test]
+fn a_path_escaping_the_archive_is_refused() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("x"), &[]);
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("escape"),
+            "--file",
+            "../template.yaml",
+        ],
+    );
+    run.assert_failed(
+        "JobFailed",
+        "file `../template.yaml` is not a plain relative path",
+    );
+}
+
+#[test]
+fn a_missing_object_is_named() {
+    let moto = moto_or_skip!();
+    // The bucket exists (other runs create it); the key does not.
+    let warm = project(&template("x"), &[]);
+    run_local(
+        moto,
+        &[
+            warm.path().to_str().expect("path"),
+            "--user-parameters",
+            "{}",
+        ],
+    );
+    let run = run_local(
+        moto,
+        &[
+            "--object",
+            "s3://cfn-deployer-local-artifacts/no/such/key",
+            "--stack",
+            &unique("noobject"),
+        ],
+    );
+    run.assert_failed(
+        "JobFailed",
+        "object s3://cfn-deployer-local-artifacts/no/such/key does not exist",
+    );
+}
+
+#[test]
+fn a_corrupt_zip_is_named() {
+    let moto = moto_or_skip!();
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = write(
+        dir.path(),
+        "artifact.zip",
+        b"PK\x03\x04 this is not really a zip archive",
+    );
+    let run = run_local(
+        moto,
+        &[
+            "--zip",
+            zip.to_str().expect("path"),
+            "--stack",
+            &unique("corrupt"),
+        ],
+    );
+    run.assert_failed("JobFailed", "is not a readable zip archive");
+    assert!(
+        run.output.contains("input artifact `BuildOutput`"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn an_empty_object_is_not_a_zip() {
+    let moto = moto_or_skip!();
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = write(dir.path(), "empty.zip", b"");
+    let run = run_local(
+        moto,
+        &[
+            "--zip",
+            zip.to_str().expect("path"),
+            "--stack",
+            &unique("empty"),
+        ],
+    );
+    run.assert_failed("JobFailed", "the object is empty");
+}
+
+#[test]
+fn a_template_cloudformation_rejects_fails_with_its_message() {
+    let moto = moto_or_skip!();
+    let dir = project(
+        "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\nOutputs: null\n",
+        &[],
+    );
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("invalid"),
+        ],
+    );
+    run.assert_failed("JobFailed", "CloudFormation CreateStack on stack");
+    assert!(
+        run.output
+            .contains("'null' values are not allowed in templates"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn a_template_that_breaks_the_service_still_ends_the_job() {
+    let moto = moto_or_skip!();
+    // moto answers HTTP 500 for unparsable YAML; the job must still end, with what is known.
+    let dir = project("Resources: [unclosed\n", &[]);
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("broken"),
+        ],
+    );
+    run.assert_failed("JobFailed", "CreateStack");
+}
+
+#[test]
+fn binary_and_oversized_templates_are_refused() {
+    let moto = moto_or_skip!();
+    let dir = project(
+        "",
+        &[
+            ("bin.yaml", &[0xff, 0xfe, 0x00, 0x41]),
+            ("big.yaml", "# padding\n".repeat(6000).as_bytes()),
+        ],
+    );
+    let path = dir.path().to_str().expect("path");
+    run_local(
+        moto,
+        &[path, "--stack", &unique("bin"), "--file", "bin.yaml"],
+    )
+    .assert_failed("JobFailed", "is not UTF-8 text");
+    run_local(
+        moto,
+        &[path, "--stack", &unique("big"), "--file", "big.yaml"],
+    )
+    .assert_failed("JobFailed", "over CloudFormation's 51200-byte limit");
+}
+
+#[test]
+fn function_logs_are_json_with_the_job_id_and_no_secrets() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("json"), &[]);
+    let run = common::run_local_with(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("json"),
+        ],
+        &[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("RUST_LOG", "trace")],
+    );
+    run.assert_succeeded();
+    let lines: Vec<serde_json::Value> = run
+        .output
+        .lines()
+        .filter_map(|l| l.strip_prefix("    │ "))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let job_lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.pointer("/span/name").is_some_and(|n| n == "job"))
+        .collect();
+    assert!(job_lines.len() >= 4, "{}", run.output);
+    for line in job_lines {
+        assert!(
+            line.pointer("/span/job_id")
+                .and_then(|v| v.as_str())
+                .is_some_and(|id| id.len() == 36),
+            "{line}"
+        );
+    }
+}
