@@ -1,0 +1,69 @@
+//! The sample events in `events/` parse, and each says what it is meant to say.
+
+use cfn_deployer::pipeline::event;
+use cfn_deployer::pipeline::params::{Params, ParamsError};
+use cfn_deployer::pipeline::token;
+
+fn load(name: &str) -> serde_json::Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("event file")).expect("JSON")
+}
+
+#[test]
+fn every_sample_event_parses_as_a_job() {
+    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).expect("events/") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .into_string()
+            .expect("name");
+        let job = event::parse(load(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(job.input_artifacts.len(), 1, "{name}");
+        count += 1;
+    }
+    assert!(
+        count >= 4,
+        "expected the sample and its variants, found {count}"
+    );
+}
+
+#[test]
+fn the_sample_uses_the_seed_parameters() {
+    let job = event::parse(load("codepipeline-job.json")).expect("job");
+    let params = Params::parse(job.user_parameters.as_deref()).expect("params");
+    assert_eq!(
+        (
+            params.stack.as_str(),
+            params.template.artifact.as_str(),
+            params.template.file.as_str()
+        ),
+        ("orders-api", "BuildOutput", "template.yaml")
+    );
+}
+
+#[test]
+fn the_continuation_carries_a_token_for_its_stack() {
+    let job = event::parse(load("codepipeline-job-continuation.json")).expect("job");
+    let params = Params::parse(job.user_parameters.as_deref()).expect("params");
+    let flight = token::decode(
+        job.continuation_token.as_deref().expect("token"),
+        &params.stack,
+    )
+    .expect("decodes");
+    assert_eq!(flight.stack_name, "orders-api");
+}
+
+#[test]
+fn the_bad_parameter_variants_fail_as_configured() {
+    let job = event::parse(load("codepipeline-job-bad-parameters.json")).expect("job");
+    assert!(matches!(
+        Params::parse(job.user_parameters.as_deref()),
+        Err(ParamsError::NotJson(_))
+    ));
+    let job = event::parse(load("codepipeline-job-unknown-key.json")).expect("job");
+    assert!(
+        matches!(Params::parse(job.user_parameters.as_deref()), Err(ParamsError::UnknownKey { key, .. }) if key == "region")
+    );
+}
