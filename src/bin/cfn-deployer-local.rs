@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use cfn_deployer::artifact::Location;
+use cfn_deployer::local::proxy::Fault;
 use cfn_deployer::local::run::{self, End, Options, Source};
 use cfn_deployer::local::server::JobResult;
 use clap::Parser;
@@ -65,6 +66,10 @@ struct Cli {
     /// Continuations before giving up.
     #[arg(long, default_value_t = 200)]
     max_continuations: usize,
+    /// Inject a fault into the function's AWS calls: OPERATION:KIND[:TIMES], KIND one of 500,
+    /// 503, throttle, drop, delay=SECONDS (e.g. GetObject:503:2). Repeatable; not with --aws.
+    #[arg(long = "fault", value_name = "FAULT")]
+    faults: Vec<Fault>,
 }
 
 #[tokio::main]
@@ -115,7 +120,6 @@ async fn real_main() -> anyhow::Result<ExitCode> {
     let mut function_env = Vec::new();
     if !cli.aws {
         loader = loader.endpoint_url(&cli.endpoint_url);
-        function_env.push(("AWS_ENDPOINT_URL".to_owned(), cli.endpoint_url.clone()));
         // moto takes any credentials; give both sides some when none are set.
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             loader = loader.credentials_provider(SharedCredentialsProvider::new(Credentials::new(
@@ -137,12 +141,33 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         invocation_timeout: Duration::from_secs(cli.timeout),
         max_continuations: cli.max_continuations,
         function_env,
+        endpoint: (!cli.aws).then(|| cli.endpoint_url.clone()),
+        faults: cli.faults.clone(),
     };
+    if cli.aws && !cli.faults.is_empty() {
+        bail!("--fault needs an endpoint such as moto; it cannot be used with --aws");
+    }
     let summary = run::run(&sdk, &opts).await?;
     println!(
         "{} job(s), {} invocation(s)",
         summary.jobs, summary.invocations
     );
+    if !summary.calls.is_empty() {
+        let total: u64 = summary.calls.values().sum();
+        let each: Vec<String> = summary
+            .calls
+            .iter()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect();
+        println!(
+            "AWS calls by the function: {total} ({}); S3 bytes received: {}",
+            each.join(", "),
+            summary.s3_bytes
+        );
+    }
+    for fault in &summary.injected {
+        println!("fault injected: {fault}");
+    }
     let stack = serde_json::from_str::<serde_json::Value>(&user_parameters)
         .ok()
         .and_then(|v| v.get("stack").and_then(|s| s.as_str()).map(str::to_owned));

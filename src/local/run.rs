@@ -14,6 +14,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use crate::artifact::Location;
+use crate::local::proxy::{Fault, Proxy};
 use crate::local::server::{Invocation, JobResult, Notice, Services};
 
 /// Lambda tries an asynchronous event this many times in all before giving up.
@@ -51,6 +52,11 @@ pub struct Options {
     pub max_continuations: usize,
     /// Extra environment for the function process.
     pub function_env: Vec<(String, String)>,
+    /// The AWS endpoint (moto) the function's calls go to, through a counting proxy; `None`
+    /// for real AWS, reached directly.
+    pub endpoint: Option<String>,
+    /// Faults the proxy injects into the function's calls.
+    pub faults: Vec<Fault>,
 }
 
 /// How the action ended.
@@ -71,6 +77,12 @@ pub struct Summary {
     pub jobs: usize,
     /// Invocations of the function, retries included.
     pub invocations: usize,
+    /// The function's AWS calls per `Service:Operation` (when proxied).
+    pub calls: std::collections::BTreeMap<String, u64>,
+    /// Bytes S3 sent the function (when proxied).
+    pub s3_bytes: u64,
+    /// The faults injected, one line each.
+    pub injected: Vec<String>,
 }
 
 /// The local run could not go on.
@@ -309,6 +321,16 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         env.push(("AWS_REGION".to_owned(), region.to_string()));
     }
     env.extend(opts.function_env.iter().cloned());
+    let proxy = match &opts.endpoint {
+        Some(upstream) => {
+            let proxy = Proxy::start(upstream, opts.faults.clone())
+                .await
+                .map_err(io(format!("starting the proxy to {upstream}")))?;
+            env.push(("AWS_ENDPOINT_URL".to_owned(), proxy.url()));
+            Some(proxy)
+        }
+        None => None,
+    };
     let mut function = Function {
         opts,
         env,
@@ -364,6 +386,18 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         end,
         jobs,
         invocations,
+        calls: proxy
+            .as_ref()
+            .map(|p| p.stats().calls())
+            .unwrap_or_default(),
+        s3_bytes: proxy
+            .as_ref()
+            .map(|p| p.stats().s3_bytes())
+            .unwrap_or_default(),
+        injected: proxy
+            .as_ref()
+            .map(|p| p.stats().injected())
+            .unwrap_or_default(),
     })
 }
 

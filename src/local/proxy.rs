@@ -1,0 +1,314 @@
+//! A proxy between the function and the AWS endpoint (moto): it counts the calls the function
+//! makes, and injects faults into the calls chosen, for the first N that match.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// What a fault does to a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Answer with this HTTP status and the service's error body for it.
+    Status(u16),
+    /// Answer with the service's throttling error.
+    Throttle,
+    /// Forward the call after this delay.
+    Delay(Duration),
+    /// Close the connection without an answer.
+    Drop,
+}
+
+/// A fault for the first `times` calls of `operation` (`*` for any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// The API operation, e.g. `GetObject` or `CreateStack`, or `*`.
+    pub operation: String,
+    /// What to do.
+    pub kind: FaultKind,
+    /// How many matching calls it hits.
+    pub times: usize,
+}
+
+impl FromStr for Fault {
+    type Err = String;
+
+    /// `OPERATION:KIND[:TIMES]`, KIND one of `500`, `503` (any status), `throttle`, `drop`,
+    /// `delay=SECONDS`; TIMES defaults to 1.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.split(':');
+        let usage = || {
+            format!("`{s}`: a fault is OPERATION:KIND[:TIMES], KIND one of 500, 503, throttle, drop, delay=SECONDS")
+        };
+        let operation = parts
+            .next()
+            .filter(|o| !o.is_empty())
+            .ok_or_else(usage)?
+            .to_owned();
+        let kind = match parts.next().ok_or_else(usage)? {
+            "throttle" => FaultKind::Throttle,
+            "drop" => FaultKind::Drop,
+            k if k.starts_with("delay=") => {
+                let secs: f64 = k["delay=".len()..].parse().map_err(|_| usage())?;
+                FaultKind::Delay(Duration::try_from_secs_f64(secs).map_err(|_| usage())?)
+            }
+            k => FaultKind::Status(
+                k.parse()
+                    .ok()
+                    .filter(|c| (400..600).contains(c))
+                    .ok_or_else(usage)?,
+            ),
+        };
+        let times = match parts.next() {
+            Some(t) => t.parse().map_err(|_| usage())?,
+            None => 1,
+        };
+        if parts.next().is_some() {
+            return Err(usage());
+        }
+        Ok(Self {
+            operation,
+            kind,
+            times,
+        })
+    }
+}
+
+/// The calls seen, by service and operation.
+#[derive(Debug, Default)]
+pub struct Stats {
+    calls: Mutex<BTreeMap<String, u64>>,
+    injected: Mutex<Vec<String>>,
+    s3_bytes: AtomicU64,
+}
+
+impl Stats {
+    /// Calls per `Service:Operation`.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The faults injected, one line each.
+    pub fn injected(&self) -> Vec<String> {
+        self.injected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Response body bytes S3 sent the function.
+    pub fn s3_bytes(&self) -> u64 {
+        self.s3_bytes.load(Ordering::Relaxed)
+    }
+}
+
+struct Shared {
+    upstream: Uri,
+    client: Client<HttpConnector, Body>,
+    faults: Mutex<Vec<Fault>>,
+    stats: Arc<Stats>,
+}
+
+/// The running proxy.
+pub struct Proxy {
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Starts a proxy to `upstream` (an `http://` endpoint) on a free loopback port.
+    pub async fn start(upstream: &str, faults: Vec<Fault>) -> std::io::Result<Self> {
+        let upstream: Uri = upstream.parse().map_err(std::io::Error::other)?;
+        let stats = Arc::new(Stats::default());
+        let shared = Arc::new(Shared {
+            upstream,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            faults: Mutex::new(faults),
+            stats: stats.clone(),
+        });
+        let app = Router::new().fallback(forward).with_state(shared);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            // Serving ends only when the task is aborted at drop.
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, stats, task })
+    }
+
+    /// The proxy's endpoint URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What it has seen.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The service and operation of a call. Query-protocol services (CloudFormation) POST a form
+/// to `/` naming the `Action`; S3 (path-style) names the bucket and key in the path.
+fn classify(method: &str, path: &str, form: Option<&[u8]>) -> (&'static str, String) {
+    if let Some(form) = form {
+        let action = form
+            .split(|b| *b == b'&')
+            .find_map(|pair| pair.strip_prefix(b"Action="))
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .unwrap_or_else(|| "Unknown".into());
+        return ("CloudFormation", action);
+    }
+    let has_key = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .is_some_and(|(_, k)| !k.is_empty());
+    let op = match (method, has_key) {
+        ("GET", true) => "GetObject",
+        ("HEAD", true) => "HeadObject",
+        ("PUT", true) => "PutObject",
+        ("DELETE", true) => "DeleteObject",
+        ("GET", false) => "ListObjects",
+        ("HEAD", false) => "HeadBucket",
+        ("PUT", false) => "CreateBucket",
+        _ => "Other",
+    };
+    ("S3", op.to_owned())
+}
+
+fn error_response(service: &str, status: u16, throttle: bool) -> Response {
+    let (status, body) = match (service, throttle) {
+        ("S3", true) => (503, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".to_owned()),
+        ("S3", false) => (status, format!("<Error><Code>{}</Code><Message>Injected fault</Message></Error>", if status == 503 { "ServiceUnavailable" } else { "InternalError" })),
+        (_, true) => (400, "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>injected</RequestId></ErrorResponse>".to_owned()),
+        (_, false) => (status, format!("<ErrorResponse><Error><Type>Receiver</Type><Code>{}</Code><Message>Injected fault</Message></Error><RequestId>injected</RequestId></ErrorResponse>", if status == 503 { "ServiceUnavailable" } else { "InternalFailure" })),
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [("content-type", "text/xml")], body).into_response()
+}
+
+async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let is_form = parts.method == "POST"
+        && path == "/"
+        && parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    // Query-protocol calls are small forms: read them to learn the operation. S3 bodies stream.
+    let (form, body) = if is_form {
+        match axum::body::to_bytes(body, 16 << 20).await {
+            Ok(bytes) => (Some(bytes.clone()), Body::from(bytes)),
+            Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        }
+    } else {
+        (None, body)
+    };
+    let (service, operation) = classify(parts.method.as_str(), &path, form.as_deref());
+    *shared
+        .stats
+        .calls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(format!("{service}:{operation}"))
+        .or_default() += 1;
+
+    let fault = {
+        let mut faults = shared.faults.lock().unwrap_or_else(PoisonError::into_inner);
+        let hit = faults
+            .iter_mut()
+            .find(|f| f.times > 0 && (f.operation == operation || f.operation == "*"));
+        hit.map(|f| {
+            f.times -= 1;
+            f.kind.clone()
+        })
+    };
+    if let Some(kind) = &fault {
+        shared
+            .stats
+            .injected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(format!("{service}:{operation} {kind:?}"));
+        match kind {
+            FaultKind::Status(code) => return error_response(service, *code, false),
+            FaultKind::Throttle => return error_response(service, 503, true),
+            FaultKind::Drop => {
+                // A body that fails at once makes the server drop the connection mid-answer.
+                let broken = Body::from_stream(futures_util::stream::once(async {
+                    Err::<axum::body::Bytes, _>(std::io::Error::other(
+                        "injected: connection dropped",
+                    ))
+                }));
+                return (StatusCode::OK, [("content-length", "100")], broken).into_response();
+            }
+            FaultKind::Delay(d) => tokio::time::sleep(*d).await,
+        }
+    }
+
+    let target = format!(
+        "{}{}",
+        shared.upstream.to_string().trim_end_matches('/'),
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    parts.uri = match target.parse() {
+        Ok(uri) => uri,
+        Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
+    };
+    // The client names the proxy as host; the signature does not matter to moto.
+    if let Some(authority) = shared.upstream.authority() {
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            parts.headers.insert("host", host);
+        }
+    }
+    let upstream = match shared
+        .client
+        .request(Request::from_parts(parts, body))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_GATEWAY, format!("proxy: {e}")).into_response(),
+    };
+    let (parts, body) = upstream.into_parts();
+    let counted = if service == "S3" {
+        let stats = shared.stats.clone();
+        Body::new(body.map_frame(move |frame| {
+            if let Some(data) = frame.data_ref() {
+                stats
+                    .s3_bytes
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+            frame
+        }))
+    } else {
+        Body::new(body)
+    };
+    Response::from_parts(parts, counted)
+}
