@@ -83,7 +83,7 @@ pub enum Outcome {
 
 /// A CloudFormation call that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("CloudFormation {operation} on stack `{stack}` failed: {message}")]
+#[error("CloudFormation {operation} on stack `{stack}` failed: {}", self.fault_text())]
 pub struct DeployError {
     /// The API operation, e.g. `UpdateStack`.
     pub operation: &'static str,
@@ -110,6 +110,14 @@ impl DeployError {
             message,
             source: Box::new(err),
         }
+    }
+
+    fn fault_text(&self) -> String {
+        AwsFault {
+            code: self.code.clone(),
+            message: self.message.clone(),
+        }
+        .to_text()
     }
 
     /// Whether AWS refused the call for lack of permission.

@@ -1,0 +1,109 @@
+//! Faults injected between the function and moto: transient ones are retried within the
+//! invocation, permanent ones fail the job with the AWS message; every job is reported once.
+
+mod common;
+
+use common::{project, run_local, template, unique, Run};
+
+fn run_with_faults(stack: &str, faults: &[&str]) -> Run {
+    let moto = common::moto().expect("moto");
+    let dir = project(&template("faults"), &[]);
+    let mut args = vec![
+        dir.path().to_str().expect("path").to_owned(),
+        "--stack".into(),
+        stack.into(),
+    ];
+    for f in faults {
+        args.push("--fault".into());
+        args.push((*f).into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = run_local(moto, &args);
+    assert!(
+        !run.output.contains("CodePipeline refused"),
+        "every job is reported once:\n{}",
+        run.output
+    );
+    run
+}
+
+#[test]
+fn a_deploy_makes_only_the_calls_it_needs() {
+    let _ = moto_or_skip!();
+    let run = run_with_faults(&unique("calls"), &[]);
+    run.assert_succeeded();
+    // Create: one DescribeStacks decides, one CreateStack, one ranged GET for a small artifact;
+    // the poll: one DescribeStacks.
+    assert!(
+        run.output.contains("AWS calls by the function: 4 (CloudFormation:CreateStack 1, CloudFormation:DescribeStacks 2, S3:GetObject 1)"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn transient_faults_are_retried_within_the_invocation() {
+    let _ = moto_or_skip!();
+    for faults in [
+        &["GetObject:503:2"][..],
+        &["GetObject:500:1", "GetObject:drop:1"],
+        &["CreateStack:throttle:2"],
+        &["DescribeStacks:503:1", "DescribeStacks:drop:1"],
+        &["GetObject:delay=1:1", "CreateStack:500:1"],
+    ] {
+        let run = run_with_faults(&unique("transient"), faults);
+        run.assert_succeeded();
+        let expected: usize = faults
+            .iter()
+            .map(|f| {
+                f.rsplit(':')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1)
+            })
+            .sum();
+        assert_eq!(
+            run.output.matches("fault injected:").count(),
+            expected,
+            "{}",
+            run.output
+        );
+        assert!(
+            run.output.contains("2 job(s), 2 invocation(s)"),
+            "{faults:?}: retried inside the invocation:\n{}",
+            run.output
+        );
+    }
+}
+
+#[test]
+fn persistent_s3_faults_fail_the_job_naming_the_object() {
+    let _ = moto_or_skip!();
+    let run = run_with_faults(&unique("s3down"), &["GetObject:503:10"]);
+    run.assert_failed("JobFailed", "reading s3://cfn-deployer-local-artifacts/");
+    assert!(run.output.contains("ServiceUnavailable"), "{}", run.output);
+    assert!(
+        run.output.contains("1 job(s), 1 invocation(s)"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn persistent_cloudformation_faults_fail_the_job_with_the_aws_message() {
+    let _ = moto_or_skip!();
+    let run = run_with_faults(&unique("cfndown"), &["CreateStack:500:10"]);
+    run.assert_failed("JobFailed", "CloudFormation CreateStack on stack");
+    assert!(
+        run.output.contains("InternalFailure: Injected fault"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn throttling_that_outlasts_the_retries_fails_the_job() {
+    let _ = moto_or_skip!();
+    let run = run_with_faults(&unique("throttled"), &["DescribeStacks:throttle:10"]);
+    run.assert_failed("JobFailed", "Throttling: Rate exceeded");
+}
