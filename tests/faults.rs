@@ -107,3 +107,41 @@ fn throttling_that_outlasts_the_retries_fails_the_job() {
     let run = run_with_faults(&unique("throttled"), &["DescribeStacks:throttle:10"]);
     run.assert_failed("JobFailed", "Throttling: Rate exceeded");
 }
+
+#[test]
+fn a_slow_call_near_the_deadline_becomes_a_continuation_not_a_timeout() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("deadline"), &[]);
+    let stack = unique("deadline");
+    // Invocations of 4 s; the first DescribeStacks hangs for 8 s.
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &stack,
+            "--timeout",
+            "4",
+            "--fault",
+            "DescribeStacks:delay=8:1",
+        ],
+    );
+    run.assert_succeeded();
+    assert!(
+        run.output
+            .contains("continue: paused before the invocation's time limit"),
+        "{}",
+        run.output
+    );
+    assert!(
+        !run.output.contains("timed out"),
+        "the function must stop itself first:\n{}",
+        run.output
+    );
+    assert!(
+        run.output
+            .contains(&format!("stack {stack}: CREATE_COMPLETE")),
+        "{}",
+        run.output
+    );
+}

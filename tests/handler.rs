@@ -67,7 +67,7 @@ async fn a_finished_update_reports_success_once() {
         .then_output(|| PutJobSuccessResultOutput::builder().build());
     let h = handler(&[&done], &[&success]);
     assert_eq!(
-        h.handle(event("codepipeline-job-continuation.json"))
+        h.handle(event("codepipeline-job-continuation.json"), None)
             .await
             .expect("handled"),
         Delivery::Reported
@@ -92,7 +92,7 @@ async fn a_running_update_continues_with_progress() {
         })
         .then_output(|| PutJobSuccessResultOutput::builder().build());
     let h = handler(&[&running, &latest], &[&cont]);
-    h.handle(event("codepipeline-job-continuation.json"))
+    h.handle(event("codepipeline-job-continuation.json"), None)
         .await
         .expect("handled");
     assert_eq!(cont.num_calls(), 1);
@@ -113,7 +113,7 @@ async fn a_token_from_another_stack_fails_without_touching_cloudformation() {
         })
         .then_output(|| PutJobFailureResultOutput::builder().build());
     let h = handler(&[], &[&failure]);
-    h.handle(e).await.expect("handled");
+    h.handle(e, None).await.expect("handled");
     assert_eq!(failure.num_calls(), 1);
 }
 
@@ -128,7 +128,7 @@ async fn an_undecodable_token_is_a_clear_failure() {
         })
         .then_output(|| PutJobFailureResultOutput::builder().build());
     let h = handler(&[], &[&failure]);
-    h.handle(e).await.expect("handled");
+    h.handle(e, None).await.expect("handled");
     assert_eq!(failure.num_calls(), 1);
 }
 
@@ -144,7 +144,7 @@ async fn bad_parameters_are_a_configuration_error() {
         })
         .then_output(|| PutJobFailureResultOutput::builder().build());
     let h = handler(&[], &[&failure]);
-    h.handle(event("codepipeline-job-bad-parameters.json"))
+    h.handle(event("codepipeline-job-bad-parameters.json"), None)
         .await
         .expect("handled");
     assert_eq!(failure.num_calls(), 1);
@@ -162,7 +162,7 @@ async fn a_malformed_job_with_an_id_is_still_reported() {
         })
         .then_output(|| PutJobFailureResultOutput::builder().build());
     let h = handler(&[], &[&failure]);
-    h.handle(e).await.expect("handled");
+    h.handle(e, None).await.expect("handled");
     assert_eq!(failure.num_calls(), 1);
 }
 
@@ -170,7 +170,7 @@ async fn a_malformed_job_with_an_id_is_still_reported() {
 async fn an_event_without_a_job_is_an_error_and_reports_nothing() {
     let h = handler(&[], &[]);
     let err = h
-        .handle(serde_json::json!({"Records": []}))
+        .handle(serde_json::json!({"Records": []}), None)
         .await
         .expect_err("not a job");
     assert!(matches!(err, HandlerError::NotAJob));
@@ -193,7 +193,7 @@ async fn a_job_already_reported_by_another_delivery_is_done() {
     });
     let h = handler(&[&done], &[&refused]);
     assert_eq!(
-        h.handle(event("codepipeline-job-continuation.json"))
+        h.handle(event("codepipeline-job-continuation.json"), None)
             .await
             .expect("handled"),
         Delivery::AlreadyReported
@@ -210,7 +210,7 @@ async fn a_report_that_does_not_reach_codepipeline_is_an_error() {
         .build();
     let h = handler(&[&done], &[&down]);
     let err = h
-        .handle(event("codepipeline-job-continuation.json"))
+        .handle(event("codepipeline-job-continuation.json"), None)
         .await
         .expect_err("unreported");
     assert!(matches!(err, HandlerError::Report(_)), "{err}");

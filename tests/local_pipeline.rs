@@ -359,3 +359,27 @@ fn function_logs_are_json_with_the_job_id_and_no_secrets() {
         );
     }
 }
+
+#[test]
+fn polling_within_the_invocation_reports_a_fast_deploy_at_once() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("fast"), &[]);
+    let run = common::run_local_with(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("fast"),
+        ],
+        &[
+            ("CFN_DEPLOYER_POLL_WITHIN_SECONDS", "10"),
+            ("CFN_DEPLOYER_POLL_INTERVAL_SECONDS", "0.2"),
+        ],
+    );
+    run.assert_succeeded();
+    assert!(
+        run.output.contains("1 job(s), 1 invocation(s)"),
+        "no continuation needed:\n{}",
+        run.output
+    );
+}

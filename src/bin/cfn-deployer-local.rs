@@ -16,7 +16,7 @@ use clap::Parser;
 
 /// Run a cfn-deployer pipeline action locally.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_override_self = true)]
 struct Cli {
     /// Folder to zip as the input artifact (omit with --zip or --object).
     dir: Option<PathBuf>,

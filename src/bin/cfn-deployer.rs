@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
-use cfn_deployer::pipeline::Handler;
+use cfn_deployer::pipeline::{Handler, Settings};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
@@ -29,10 +29,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sdk.clone(),
         aws_sdk_cloudformation::Client::new(&sdk),
         aws_sdk_codepipeline::Client::new(&sdk),
-    );
+    )
+    .with_settings(Settings::from_env());
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.handle(event.payload).await.map(drop)
+        let deadline = event.context.deadline();
+        handler
+            .handle(event.payload, Some(deadline))
+            .await
+            .map(drop)
     }))
     .await
 }

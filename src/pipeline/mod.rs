@@ -6,13 +6,17 @@ pub mod params;
 pub mod report;
 pub mod token;
 
+use std::time::{Duration, SystemTime};
+
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use serde_json::Value;
 use tracing::{info, warn, Instrument};
 
 use crate::artifact::{self, ArtifactError};
-use crate::deploy::{DeployError, DeployRequest, Deployer, InFlight, Operation, Outcome};
+use crate::deploy::{
+    now_epoch, DeployError, DeployRequest, Deployer, InFlight, Operation, Outcome,
+};
 
 use self::event::{ArtifactCredentials, EventError, Job};
 use self::params::{Params, ParamsError};
@@ -193,12 +197,66 @@ pub fn artifact_s3_client(sdk: &SdkConfig, creds: &ArtifactCredentials) -> aws_s
     aws_sdk_s3::Client::from_conf(config)
 }
 
+/// How the function spends an invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How long one invocation may keep polling a running operation before it hands back a
+    /// continuation, so that a deploy that ends in seconds is reported in seconds. Zero: poll
+    /// once per invocation and leave the waiting to CodePipeline.
+    pub poll_within: Duration,
+    /// The pause between those polls.
+    pub poll_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            poll_within: Duration::ZERO,
+            poll_interval: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `CFN_DEPLOYER_POLL_WITHIN_SECONDS` and `CFN_DEPLOYER_POLL_INTERVAL_SECONDS`; an
+    /// absent or unreadable value keeps the default.
+    pub fn from_env() -> Self {
+        let secs = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .and_then(|v| Duration::try_from_secs_f64(v).ok())
+        };
+        let default = Self::default();
+        Self {
+            poll_within: secs("CFN_DEPLOYER_POLL_WITHIN_SECONDS").unwrap_or(default.poll_within),
+            poll_interval: secs("CFN_DEPLOYER_POLL_INTERVAL_SECONDS")
+                .filter(|d| !d.is_zero())
+                .unwrap_or(default.poll_interval),
+        }
+    }
+}
+
+/// The time kept back from an invocation's deadline for reporting: a tenth of what is left at
+/// the start, between one and five seconds.
+pub fn reserve(left: Duration) -> Duration {
+    (left / 10).clamp(Duration::from_secs(1), Duration::from_secs(5))
+}
+
+/// How long the work of an invocation may take, or `None` when the deadline is unknown. A
+/// deadline already past is taken as unknown: `cargo lambda watch` sends one in 1970.
+pub fn work_budget(deadline: Option<SystemTime>, now: SystemTime) -> Option<Duration> {
+    let left = deadline?.duration_since(now).ok()?;
+    Some(left.saturating_sub(reserve(left)))
+}
+
 /// Handles CodePipeline jobs: the Lambda function's whole logic.
 #[derive(Debug, Clone)]
 pub struct Handler {
     sdk: SdkConfig,
     deployer: Deployer,
     codepipeline: aws_sdk_codepipeline::Client,
+    settings: Settings,
 }
 
 impl Handler {
@@ -212,18 +270,31 @@ impl Handler {
             sdk,
             deployer: Deployer::new(cloudformation),
             codepipeline,
+            settings: Settings::default(),
         }
     }
 
-    /// Handles one event: runs the job one step and reports it exactly once.
-    pub async fn handle(&self, event: Value) -> Result<Delivery, HandlerError> {
+    /// The same handler with other settings.
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Handles one event: runs the job one step and reports it exactly once. The work stops
+    /// before `deadline` (the invocation's) and hands back a continuation instead.
+    pub async fn handle(
+        &self,
+        event: Value,
+        deadline: Option<SystemTime>,
+    ) -> Result<Delivery, HandlerError> {
         let Some(job_id) = event::job_id(&event).map(str::to_owned) else {
             warn!("event without a CodePipeline job id");
             return Err(HandlerError::NotAJob);
         };
         let span = tracing::info_span!("job", job_id = %job_id);
         async move {
-            let report = match self.run(event).await {
+            let budget = work_budget(deadline, SystemTime::now());
+            let report = match self.run(event, budget).await {
                 Ok(report) => report,
                 Err(err) => Report::from(err),
             };
@@ -248,20 +319,70 @@ impl Handler {
         .await
     }
 
-    async fn run(&self, event: Value) -> Result<Report, JobError> {
+    async fn run(&self, event: Value, budget: Option<Duration>) -> Result<Report, JobError> {
         let job = event::parse(event)?;
         let params = Params::parse(job.user_parameters.as_deref())?;
-        let outcome = match &job.continuation_token {
-            None => {
-                info!(stack = %params.stack, "starting deploy");
-                self.start(&job, &params, request_token(&job.id)).await?
-            }
-            Some(text) => {
-                let flight = token::decode(text, &params.stack)?;
-                self.follow(&job, &params, flight).await?
-            }
+        let flight = match &job.continuation_token {
+            Some(text) => Some(token::decode(text, &params.stack)?),
+            None => None,
+        };
+        // Where the next invocation picks up if this one runs out of time: the same operation,
+        // or, before one is known to have started, a wait on the stack that deploys once it is
+        // free (with the same request token, so nothing starts twice).
+        let resume = flight.clone().unwrap_or_else(|| InFlight {
+            stack_name: params.stack.clone(),
+            stack_id: params.stack.clone(),
+            operation: Operation::Wait,
+            client_request_token: request_token(&job.id),
+            started: now_epoch(),
+        });
+        let until = budget.map(|b| tokio::time::Instant::now() + b);
+        let work = self.steps(&job, &params, flight, until);
+        let outcome = match budget {
+            None => work.await?,
+            Some(budget) => match tokio::time::timeout(budget, work).await {
+                Ok(outcome) => outcome?,
+                Err(_) => {
+                    warn!(stack = %params.stack, "invocation deadline near: handing back a continuation");
+                    Outcome::InProgress {
+                        flight: resume,
+                        summary: "paused before the invocation's time limit; continuing".into(),
+                    }
+                }
+            },
         };
         outcome.into()
+    }
+
+    /// One step of the job, then more polls while the settings and the budget allow.
+    async fn steps(
+        &self,
+        job: &Job,
+        params: &Params,
+        flight: Option<InFlight>,
+        until: Option<tokio::time::Instant>,
+    ) -> Result<Outcome, JobError> {
+        let mut outcome = match flight {
+            None => {
+                info!(stack = %params.stack, "starting deploy");
+                self.start(job, params, request_token(&job.id)).await?
+            }
+            Some(flight) => self.follow(job, params, flight).await?,
+        };
+        let stop_polling = tokio::time::Instant::now() + self.settings.poll_within;
+        while let Outcome::InProgress { flight, .. } = &outcome {
+            let next = tokio::time::Instant::now() + self.settings.poll_interval;
+            // A poll takes a moment too: leave it the length of one interval.
+            let too_late = next > stop_polling
+                || until.is_some_and(|u| next + self.settings.poll_interval > u);
+            if too_late {
+                break;
+            }
+            tokio::time::sleep_until(next).await;
+            let flight = flight.clone();
+            outcome = self.follow(job, params, flight).await?;
+        }
+        Ok(outcome)
     }
 
     async fn follow(
@@ -350,6 +471,18 @@ impl Handler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn budgets_keep_time_to_report() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |secs: u64| Some(now + Duration::from_secs(secs));
+        assert_eq!(work_budget(at(120), now), Some(Duration::from_secs(115)));
+        assert_eq!(work_budget(at(30), now), Some(Duration::from_secs(27)));
+        assert_eq!(work_budget(at(3), now), Some(Duration::from_secs(2)));
+        // Past or absent deadlines are unknown, not "no time left".
+        assert_eq!(work_budget(Some(SystemTime::UNIX_EPOCH), now), None);
+        assert_eq!(work_budget(None, now), None);
+    }
 
     #[test]
     fn request_tokens_fit_cloudformation() {
