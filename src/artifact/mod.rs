@@ -23,6 +23,10 @@ pub const TAIL_BYTES: u64 = 64 * 1024;
 /// How many GETs one read may make; beyond it the archive is considered hostile.
 const MAX_GETS: usize = 12;
 
+/// The largest central directory read (about 200,000 entries); a larger one is refused rather
+/// than held in memory.
+pub const MAX_CENTRAL_DIRECTORY: u64 = 16 * 1024 * 1024;
+
 /// Where an artifact lies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -303,7 +307,8 @@ pub async fn read_file(
     let sparse = Sparse::new(total);
     sparse.insert(start, tail);
 
-    // Parse the central directory, fetching what the parser finds missing.
+    // Parse the central directory, fetching what the parser finds missing. The parser reads
+    // the directory front to back towards the tail already held, so one GET fills the gap.
     let config = Config {
         archive_offset: ArchiveOffset::Known(0),
     };
@@ -312,9 +317,16 @@ pub async fn read_file(
             Ok(a) => break a,
             Err(e) => match sparse.take_missed() {
                 Some(missing) if fetch.stats.gets < MAX_GETS => {
-                    let want =
-                        missing.start..(missing.start + TAIL_BYTES).min(total).max(missing.end);
-                    let (s, d, _) = fetch.get(Some(want.start), want.end).await?;
+                    let gap_end = sparse
+                        .next_held(missing.start)
+                        .unwrap_or(total)
+                        .max(missing.end);
+                    if gap_end - missing.start > MAX_CENTRAL_DIRECTORY {
+                        return Err(not_zip(format!(
+                            "its central directory is over {MAX_CENTRAL_DIRECTORY} bytes; split the artifact so the template travels in a smaller one"
+                        )));
+                    }
+                    let (s, d, _) = fetch.get(Some(missing.start), gap_end).await?;
                     sparse.insert(s, d);
                 }
                 _ => return Err(not_zip(e.to_string())),

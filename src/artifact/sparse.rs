@@ -85,6 +85,15 @@ impl Sparse {
         at >= range.end
     }
 
+    /// Where the first held range after `pos` starts, if any.
+    pub fn next_held(&self, pos: u64) -> Option<u64> {
+        self.lock()
+            .segments
+            .iter()
+            .map(|(s, _)| *s)
+            .find(|s| *s > pos)
+    }
+
     /// The range the last failed read wanted, if any; clears it.
     pub fn take_missed(&self) -> Option<Range<u64>> {
         self.lock().missed.take()

@@ -67,7 +67,7 @@ struct Cli {
     #[arg(long, default_value_t = 200)]
     max_continuations: usize,
     /// Inject a fault into the function's AWS calls: OPERATION:KIND[:TIMES], KIND one of 500,
-    /// 503, throttle, drop, delay=SECONDS (e.g. GetObject:503:2). Repeatable; not with --aws.
+    /// 503, throttle, drop, norange, delay=SECONDS (e.g. GetObject:503:2). Repeatable; not with --aws.
     #[arg(long = "fault", value_name = "FAULT")]
     faults: Vec<Fault>,
 }
@@ -163,6 +163,13 @@ async fn real_main() -> anyhow::Result<ExitCode> {
             "AWS calls by the function: {total} ({}); S3 bytes received: {}",
             each.join(", "),
             summary.s3_bytes
+        );
+    }
+    if let (Some(start), Some(peak)) = (summary.cold_start, summary.peak_rss_kib) {
+        println!(
+            "function: ready {} ms after start; peak memory {:.1} MiB",
+            start.as_millis(),
+            peak as f64 / 1024.0
         );
     }
     for fault in &summary.injected {

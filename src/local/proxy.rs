@@ -29,6 +29,8 @@ pub enum FaultKind {
     Delay(Duration),
     /// Close the connection without an answer.
     Drop,
+    /// Forward the call without its `Range` header, as a server that ignores ranges would.
+    NoRange,
 }
 
 /// A fault for the first `times` calls of `operation` (`*` for any).
@@ -46,11 +48,11 @@ impl FromStr for Fault {
     type Err = String;
 
     /// `OPERATION:KIND[:TIMES]`, KIND one of `500`, `503` (any status), `throttle`, `drop`,
-    /// `delay=SECONDS`; TIMES defaults to 1.
+    /// `norange`, `delay=SECONDS`; TIMES defaults to 1.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.split(':');
         let usage = || {
-            format!("`{s}`: a fault is OPERATION:KIND[:TIMES], KIND one of 500, 503, throttle, drop, delay=SECONDS")
+            format!("`{s}`: a fault is OPERATION:KIND[:TIMES], KIND one of 500, 503, throttle, drop, norange, delay=SECONDS")
         };
         let operation = parts
             .next()
@@ -60,6 +62,7 @@ impl FromStr for Fault {
         let kind = match parts.next().ok_or_else(usage)? {
             "throttle" => FaultKind::Throttle,
             "drop" => FaultKind::Drop,
+            "norange" => FaultKind::NoRange,
             k if k.starts_with("delay=") => {
                 let secs: f64 = k["delay=".len()..].parse().map_err(|_| usage())?;
                 FaultKind::Delay(Duration::try_from_secs_f64(secs).map_err(|_| usage())?)
@@ -266,6 +269,9 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
                 return (StatusCode::OK, [("content-length", "100")], broken).into_response();
             }
             FaultKind::Delay(d) => tokio::time::sleep(*d).await,
+            FaultKind::NoRange => {
+                parts.headers.remove("range");
+            }
         }
     }
 

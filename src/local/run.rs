@@ -83,6 +83,10 @@ pub struct Summary {
     pub s3_bytes: u64,
     /// The faults injected, one line each.
     pub injected: Vec<String>,
+    /// From starting the function process to its first Runtime API request (its cold start).
+    pub cold_start: Option<Duration>,
+    /// The function process's peak resident memory, in KiB (Linux), across its restarts.
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// The local run could not go on.
@@ -242,6 +246,16 @@ struct Function<'a> {
     opts: &'a Options,
     env: Vec<(String, String)>,
     child: Option<Child>,
+    spawned: Option<Instant>,
+    cold_start: Option<Duration>,
+    peak_rss_kib: Option<u64>,
+}
+
+/// A process's peak resident set (`VmHWM`), in KiB, from `/proc`; `None` off Linux.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl Function<'_> {
@@ -261,14 +275,24 @@ impl Function<'_> {
             forward(child.stdout.take());
             forward(child.stderr.take());
             self.child = Some(child);
+            self.spawned = Some(Instant::now());
         }
         self.child
             .as_mut()
             .ok_or_else(|| LocalError::Aws("the function process is gone".into()))
     }
 
+    /// Notes the first Runtime API request after the first start.
+    fn ready(&mut self, at: Instant) {
+        if self.cold_start.is_none() {
+            self.cold_start = self.spawned.map(|s| at.saturating_duration_since(s));
+        }
+    }
+
     async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let peak = child.id().and_then(peak_rss_kib);
+            self.peak_rss_kib = self.peak_rss_kib.max(peak);
             // It may have exited already; either way it is gone afterwards.
             let _ = child.kill().await;
         }
@@ -335,6 +359,9 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         opts,
         env,
         child: None,
+        spawned: None,
+        cold_start: None,
+        peak_rss_kib: None,
     };
 
     let mut token: Option<String> = None;
@@ -398,6 +425,8 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
             .as_ref()
             .map(|p| p.stats().injected())
             .unwrap_or_default(),
+        cold_start: function.cold_start,
+        peak_rss_kib: function.peak_rss_kib,
     })
 }
 
@@ -427,6 +456,7 @@ async fn deliver(
         *invocations += 1;
         let request_id = uuid::Uuid::new_v4().to_string();
         let child = function.ensure_running()?;
+        let mut ready_at = None;
         services.invoke(Invocation {
             request_id: request_id.clone(),
             event: event.clone(),
@@ -444,6 +474,9 @@ async fn deliver(
                     }
                     Some(Notice::InvocationDone { request_id: r, error }) if r == request_id => break error,
                     Some(Notice::InvocationDone { .. }) => {}
+                    Some(Notice::Ready) => {
+                        ready_at.get_or_insert_with(Instant::now);
+                    }
                     Some(Notice::InitError(e)) => break Some(format!("the function failed to start: {e}")),
                     None => break Some("the local services stopped".into()),
                 },
@@ -458,6 +491,9 @@ async fn deliver(
                 }
             }
         };
+        if let Some(at) = ready_at {
+            function.ready(at);
+        }
         if let Some(result) = reported {
             if let Some(err) = failure {
                 println!("  note: the function reported the job, then failed: {err}");

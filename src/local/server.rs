@@ -78,6 +78,8 @@ pub enum Notice {
         /// The error the function returned, if any.
         error: Option<String>,
     },
+    /// The function asked for its next invocation: it is up and idle.
+    Ready,
     /// The function failed to start.
     InitError(String),
 }
@@ -188,6 +190,7 @@ fn epoch_ms(after: Duration) -> u128 {
 }
 
 async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
+    shared.notify(Notice::Ready);
     let next = shared.queue.lock().await.recv().await;
     let Some(inv) = next else {
         return StatusCode::GONE.into_response();
