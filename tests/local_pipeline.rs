@@ -383,3 +383,38 @@ fn polling_within_the_invocation_reports_a_fast_deploy_at_once() {
         run.output
     );
 }
+
+#[test]
+fn a_large_artifact_is_read_by_the_bytes_it_needs() {
+    let moto = moto_or_skip!();
+    // 32 MiB that does not compress, beside the template.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..32 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let dir = project(&template("large"), &[("app/bundle.bin", &noise)]);
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("large"),
+        ],
+    );
+    run.assert_succeeded();
+    let received: u64 = run
+        .output
+        .lines()
+        .find_map(|l| l.split("S3 bytes received: ").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no byte count:\n{}", run.output));
+    assert!(
+        received < 128 * 1024,
+        "{received} bytes fetched from a 32 MiB artifact"
+    );
+}
