@@ -32,6 +32,16 @@ impl Sparse {
         }
     }
 
+    /// The object's size.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the object is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
         // The data stays consistent even if a holder panicked: insertions are single pushes.
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
