@@ -106,10 +106,14 @@ async fn worker(kind: &str, endpoint: &str, key: &str) {
     );
 }
 
-/// Writes an artifact of about `size` bytes: an incompressible bundle, then the template.
+/// Writes an artifact of about `size` bytes: the template first (so that reading it takes a
+/// GET of its own, apart from the tail), then an incompressible bundle.
 fn artifact(size: u64, path: &Path) {
     let file = std::fs::File::create(path).expect("create");
     let mut w = ZipWriter::new(std::io::BufWriter::new(file));
+    w.start_file("template.yaml", SimpleFileOptions::default())
+        .expect("start");
+    w.write_all(TEMPLATE.as_bytes()).expect("write");
     let stored = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Stored)
         .large_file(size >= 4 << 30);
@@ -128,9 +132,6 @@ fn artifact(size: u64, path: &Path) {
         w.write_all(&block[..n]).expect("write");
         left -= n as u64;
     }
-    w.start_file("template.yaml", SimpleFileOptions::default())
-        .expect("start");
-    w.write_all(TEMPLATE.as_bytes()).expect("write");
     w.finish().expect("finish").flush().expect("flush");
 }
 
