@@ -261,6 +261,7 @@ async fn main() {
             ],
             endpoint: Some(endpoint.clone()),
             faults: Vec::new(),
+            duplicate: false,
         };
         let summary = run::run(&sdk, &opts).await.expect("deploy");
         assert!(matches!(summary.end, End::Reported(_)), "{:?}", summary.end);

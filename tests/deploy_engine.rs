@@ -395,3 +395,45 @@ async fn access_denied_is_classified() {
     assert!(err.is_access_denied());
     assert!(err.to_string().contains("DescribeStacks"), "{err}");
 }
+
+#[tokio::test]
+async fn after_losing_a_race_nothing_more_is_started() {
+    let missing = no_stack();
+    let exists = mock!(Client::create_stack).then_error(|| {
+        CreateStackError::AlreadyExistsException(
+            aws_sdk_cloudformation::types::error::AlreadyExistsException::builder()
+                .message("Stack [orders-api] already exists")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("AlreadyExistsException")
+                        .build(),
+                )
+                .build(),
+        )
+    });
+    // The other delivery's create already finished, under a token that is not this one's.
+    let settled = stack(StackStatus::CreateComplete);
+    let theirs = events(
+        vec![event(
+            NAME,
+            "AWS::CloudFormation::Stack",
+            "CREATE_COMPLETE",
+            "",
+            "another-token",
+        )],
+        None,
+    );
+    let update = mock!(Client::update_stack)
+        .then_output(|| UpdateStackOutput::builder().stack_id(ID).build());
+    let d = deployer(&[&missing, &exists, &settled, &theirs, &update]);
+    let out = d.start(&request()).await.expect("start");
+    assert!(
+        matches!(&out, Outcome::InProgress { flight, .. } if flight.operation == Operation::Wait),
+        "{out:?}"
+    );
+    assert_eq!(
+        update.num_calls(),
+        0,
+        "no second operation in the same invocation"
+    );
+}

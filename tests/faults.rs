@@ -145,3 +145,66 @@ fn a_slow_call_near_the_deadline_becomes_a_continuation_not_a_timeout() {
         run.output
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicate_deliveries_at_the_same_time_converge_on_one_create() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("twice"), &[]);
+    let stack = unique("twice");
+    let path = dir.path().to_str().expect("path").to_owned();
+    let (m, s) = (moto.endpoint.clone(), stack.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        let moto = common::Moto { endpoint: m };
+        run_local(&moto, &[&path, "--stack", &s, "--duplicate"])
+    })
+    .await
+    .expect("run");
+    run.assert_succeeded();
+    let jobs: usize = run
+        .output
+        .lines()
+        .find_map(|l| l.split(" job(s)").next().filter(|_| l.contains(" job(s)")))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("job count");
+    // Each job went out twice; CodePipeline took one result and refused the other, which the
+    // function took as already reported.
+    assert_eq!(
+        run.output.matches("InvalidJobStateException").count(),
+        jobs,
+        "{}",
+        run.output
+    );
+    assert_eq!(
+        run.output
+            .matches("job already reported by another delivery of it")
+            .count(),
+        jobs,
+        "{}",
+        run.output
+    );
+
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .endpoint_url(&moto.endpoint)
+        .load()
+        .await;
+    let events = aws_sdk_cloudformation::Client::new(&sdk)
+        .describe_stack_events()
+        .stack_name(&stack)
+        .send()
+        .await
+        .expect("events");
+    let creates = events
+        .stack_events()
+        .iter()
+        .filter(|e| {
+            e.logical_resource_id() == Some(stack.as_str())
+                && e.resource_status()
+                    .is_some_and(|s| s.as_str() == "CREATE_IN_PROGRESS")
+        })
+        .count();
+    assert_eq!(creates, 1, "one create operation for two deliveries");
+}

@@ -70,6 +70,9 @@ struct Cli {
     /// 503, throttle, drop, norange, delay=SECONDS (e.g. GetObject:503:2). Repeatable; not with --aws.
     #[arg(long = "fault", value_name = "FAULT")]
     faults: Vec<Fault>,
+    /// Deliver every job twice at the same time, as Lambda may.
+    #[arg(long)]
+    duplicate: bool,
 }
 
 #[tokio::main]
@@ -143,6 +146,7 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         function_env,
         endpoint: (!cli.aws).then(|| cli.endpoint_url.clone()),
         faults: cli.faults.clone(),
+        duplicate: cli.duplicate,
     };
     if cli.aws && !cli.faults.is_empty() {
         bail!("--fault needs an endpoint such as moto; it cannot be used with --aws");

@@ -3,6 +3,7 @@
 // The SDK futures nest deeply; computing their layout needs more than the default depth.
 #![recursion_limit = "256"]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -31,13 +32,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         aws_sdk_codepipeline::Client::new(&sdk),
     )
     .with_settings(Settings::from_env());
-    let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = event.context.deadline();
-        handler
-            .handle(event.payload, Some(deadline))
-            .await
-            .map(drop)
+    let handler = Arc::new(handler);
+    // Sequential as on classic Lambda; with AWS_LAMBDA_MAX_CONCURRENCY > 1 (Lambda Managed
+    // Instances) several invocations run at once.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = handler.clone();
+        async move {
+            let deadline = event.context.deadline();
+            handler
+                .handle(event.payload, Some(deadline))
+                .await
+                .map(drop)
+        }
     }))
     .await
 }

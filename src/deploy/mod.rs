@@ -192,7 +192,7 @@ impl Deployer {
     pub async fn start(&self, req: &DeployRequest) -> Result<Outcome, DeployError> {
         // A second round covers a concurrent delivery that started the same deploy between our
         // DescribeStacks and our Create/UpdateStack.
-        for _round in 0..2 {
+        for round in 0..2 {
             let stack = self.describe(&req.stack_name).await?;
             let step = match &stack {
                 None => StartStep::Create,
@@ -200,6 +200,11 @@ impl Deployer {
             };
             info!(stack = %req.stack_name, status = %status_text(stack.as_ref()), ?step, "deciding how to deploy");
             let attempt = match (step, &stack) {
+                // This invocation lost a race, most likely to another delivery of the same job:
+                // start nothing more; follow that operation if it is ours, else wait.
+                (StartStep::Create | StartStep::Update, Some(s)) if round > 0 => {
+                    return self.wait_or_adopt(req, s).await
+                }
                 (StartStep::Create, _) => self.create(req).await,
                 (StartStep::Update, _) => {
                     let id = stack

@@ -57,6 +57,8 @@ pub struct Options {
     pub endpoint: Option<String>,
     /// Faults the proxy injects into the function's calls.
     pub faults: Vec<Fault>,
+    /// Deliver every job twice at the same time, to a function running two invocations at once.
+    pub duplicate: bool,
 }
 
 /// How the action ended.
@@ -344,6 +346,9 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
     if let Some(region) = sdk.region() {
         env.push(("AWS_REGION".to_owned(), region.to_string()));
     }
+    if opts.duplicate {
+        env.push(("AWS_LAMBDA_MAX_CONCURRENCY".to_owned(), "2".to_owned()));
+    }
     env.extend(opts.function_env.iter().cloned());
     let proxy = match &opts.endpoint {
         Some(upstream) => {
@@ -452,19 +457,29 @@ async fn deliver(
 ) -> Result<End, LocalError> {
     let timeout = function.opts.invocation_timeout;
     let mut last_error = String::new();
+    // With duplicates, the same event goes out twice at once, as Lambda may deliver it.
+    let copies = if function.opts.duplicate { 2 } else { 1 };
     for attempt in 1..=LAMBDA_ATTEMPTS {
-        *invocations += 1;
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut pending: Vec<String> = Vec::new();
         let child = function.ensure_running()?;
+        for _ in 0..copies {
+            *invocations += 1;
+            let request_id = uuid::Uuid::new_v4().to_string();
+            pending.push(request_id.clone());
+            services.invoke(Invocation {
+                request_id,
+                event: event.clone(),
+                timeout,
+            });
+        }
         let mut ready_at = None;
-        services.invoke(Invocation {
-            request_id: request_id.clone(),
-            event: event.clone(),
-            timeout,
-        });
         let deadline = Instant::now() + timeout;
         let mut reported = None;
+        let mut errors: Vec<String> = Vec::new();
         let failure: Option<String> = loop {
+            if pending.is_empty() {
+                break errors.into_iter().next();
+            }
             tokio::select! {
                 notice = notices.recv() => match notice {
                     Some(Notice::Reported { job_id: j, result }) if j == job_id => reported = Some(result),
@@ -472,7 +487,10 @@ async fn deliver(
                     Some(Notice::Refused { job_id: j, code, message }) => {
                         println!("  CodePipeline refused a result for job {}: {code}: {message}", j.unwrap_or_default());
                     }
-                    Some(Notice::InvocationDone { request_id: r, error }) if r == request_id => break error,
+                    Some(Notice::InvocationDone { request_id: r, error }) if pending.contains(&r) => {
+                        pending.retain(|p| *p != r);
+                        errors.extend(error);
+                    }
                     Some(Notice::InvocationDone { .. }) => {}
                     Some(Notice::Ready) => {
                         ready_at.get_or_insert_with(Instant::now);
