@@ -1,6 +1,8 @@
 //! The action's `UserParameters`: a JSON object, validated key by key, with errors that name
 //! the key at fault and say what to write instead.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -8,8 +10,29 @@ use serde_json::{Map, Value};
 const EXAMPLE: &str =
     r#"{"stack": "my-stack", "artifact": "BuildOutput", "file": "template.yaml"}"#;
 
-/// Every key `UserParameters` accepts.
-pub const KNOWN_KEYS: &[&str] = &["stack", "artifact", "file"];
+/// Every key `UserParameters` accepts: the AWS sample's, and the built-in CloudFormation
+/// action's names for the same and further settings.
+pub const KNOWN_KEYS: &[&str] = &[
+    "stack",
+    "artifact",
+    "file",
+    "StackName",
+    "TemplatePath",
+    "Capabilities",
+    "ParameterOverrides",
+    "RoleArn",
+    "Tags",
+];
+
+/// The capabilities CloudFormation knows.
+pub const CAPABILITIES: &[&str] = &[
+    "CAPABILITY_IAM",
+    "CAPABILITY_NAMED_IAM",
+    "CAPABILITY_AUTO_EXPAND",
+];
+
+/// CloudFormation's limit on a stack's tags.
+const MAX_TAGS: usize = 50;
 
 /// The longest stack name CloudFormation accepts.
 const MAX_STACK_NAME: usize = 128;
@@ -30,6 +53,14 @@ pub struct Params {
     pub stack: String,
     /// Where the template lies.
     pub template: TemplatePath,
+    /// Capabilities acknowledged for the template (IAM resources, macros).
+    pub capabilities: Vec<String>,
+    /// Template parameter values; parameters not named keep their previous value on update.
+    pub parameter_overrides: BTreeMap<String, String>,
+    /// The service role CloudFormation acts with, instead of the function's own role.
+    pub role_arn: Option<String>,
+    /// Tags for the stack (and so for its resources).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// `UserParameters` cannot be used; the message names the key and says what to write.
@@ -76,6 +107,77 @@ struct Raw {
     stack: Option<String>,
     artifact: Option<String>,
     file: Option<String>,
+    #[serde(rename = "StackName")]
+    stack_name: Option<String>,
+    #[serde(rename = "TemplatePath")]
+    template_path: Option<String>,
+    #[serde(rename = "Capabilities")]
+    capabilities: Option<StringOrList>,
+    #[serde(rename = "ParameterOverrides")]
+    parameter_overrides: Option<Value>,
+    #[serde(rename = "RoleArn")]
+    role_arn: Option<String>,
+    #[serde(rename = "Tags")]
+    tags: Option<Value>,
+}
+
+/// A list, or the built-in action's comma-separated string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// One setting written two ways (the sample's and the built-in action's): they must agree.
+fn one_of(
+    a: Option<String>,
+    a_key: &'static str,
+    b: Option<String>,
+    b_key: &'static str,
+) -> Result<Option<String>, ParamsError> {
+    match (a, b) {
+        (Some(x), Some(y)) if x != y => Err(ParamsError::BadValue {
+            key: a_key.into(),
+            problem: format!("`{a_key}` (`{x}`) and `{b_key}` (`{y}`) name the same setting differently: keep one"),
+        }),
+        (x, y) => Ok(x.or(y)),
+    }
+}
+
+/// Reads an object of strings, given as an object or as a JSON string holding one (the
+/// built-in action's form). Numbers and booleans are taken as their text.
+fn string_map(
+    value: Option<Value>,
+    key: &'static str,
+) -> Result<BTreeMap<String, String>, ParamsError> {
+    let bad = |problem: String| ParamsError::BadValue {
+        key: key.into(),
+        problem,
+    };
+    let value = match value {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::String(text)) => serde_json::from_str(&text)
+            .map_err(|e| bad(format!("is a string but not a JSON object ({e})")))?,
+        Some(v) => v,
+    };
+    let Value::Object(map) = value else {
+        return Err(bad(format!(
+            "must be an object of names to values, not {}",
+            kind_of(&value)
+        )));
+    };
+    map.into_iter()
+        .map(|(name, v)| match v {
+            Value::String(s) => Ok((name, s)),
+            Value::Number(n) => Ok((name, n.to_string())),
+            Value::Bool(b) => Ok((name, b.to_string())),
+            other => Err(bad(format!(
+                "`{name}` must be a string, not {}",
+                kind_of(&other)
+            ))),
+        })
+        .collect()
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -149,17 +251,102 @@ impl Params {
                 problem: e.inner().to_string(),
             }
         })?;
-        let stack = require(raw.stack, "stack", "the name of the stack to deploy")?;
-        check_stack_name(&stack)?;
-        let artifact = require(
-            raw.artifact,
-            "artifact",
-            "the name of the input artifact that holds the template",
+        let stack = one_of(raw.stack, "stack", raw.stack_name, "StackName")?;
+        let stack = require(
+            stack,
+            "stack",
+            "the name of the stack to deploy (or `StackName`)",
         )?;
-        let file = require(raw.file, "file", "the template's path inside the artifact")?;
+        check_stack_name(&stack)?;
+        let (path_artifact, path_file) = match raw.template_path {
+            None => (None, None),
+            Some(path) => match path.split_once("::") {
+                Some((a, f)) if !a.is_empty() && !f.is_empty() => {
+                    (Some(a.to_owned()), Some(f.to_owned()))
+                }
+                _ => {
+                    return Err(ParamsError::BadValue {
+                        key: "TemplatePath".into(),
+                        problem: format!(
+                            "`{path}` is not of the form `ArtifactName::path/in/artifact`"
+                        ),
+                    })
+                }
+            },
+        };
+        let artifact = one_of(raw.artifact, "artifact", path_artifact, "TemplatePath")?;
+        let artifact = require(
+            artifact,
+            "artifact",
+            "the name of the input artifact that holds the template (or `TemplatePath`)",
+        )?;
+        let file = one_of(raw.file, "file", path_file, "TemplatePath")?;
+        let file = require(
+            file,
+            "file",
+            "the template's path inside the artifact (or `TemplatePath`)",
+        )?;
+        let capabilities = match raw.capabilities {
+            None => Vec::new(),
+            Some(StringOrList::One(text)) => text
+                .split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect(),
+            Some(StringOrList::Many(list)) => list,
+        };
+        if let Some(bad) = capabilities
+            .iter()
+            .find(|c| !CAPABILITIES.contains(&c.as_str()))
+        {
+            return Err(ParamsError::BadValue {
+                key: "Capabilities".into(),
+                problem: format!(
+                    "`{bad}` is not a capability; use {}",
+                    CAPABILITIES.join(", ")
+                ),
+            });
+        }
+        let mut capabilities = capabilities;
+        capabilities.sort();
+        capabilities.dedup();
+        let parameter_overrides = string_map(raw.parameter_overrides, "ParameterOverrides")?;
+        let tags = string_map(raw.tags, "Tags")?;
+        if tags.len() > MAX_TAGS {
+            return Err(ParamsError::BadValue {
+                key: "Tags".into(),
+                problem: format!("{} tags, over CloudFormation's {MAX_TAGS}", tags.len()),
+            });
+        }
+        if let Some((k, _)) = tags
+            .iter()
+            .find(|(k, v)| k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256)
+        {
+            return Err(ParamsError::BadValue {
+                key: "Tags".into(),
+                problem: format!("tag `{k}`: keys are 1 to 128 characters, values at most 256"),
+            });
+        }
+        let role_arn = raw.role_arn.filter(|r| !r.trim().is_empty());
+        if let Some(arn) = &role_arn {
+            let looks_right =
+                arn.starts_with("arn:") && arn.contains(":iam::") && arn.contains(":role/");
+            if !looks_right {
+                return Err(ParamsError::BadValue {
+                    key: "RoleArn".into(),
+                    problem: format!(
+                        "`{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+                    ),
+                });
+            }
+        }
         Ok(Self {
             stack,
             template: TemplatePath { artifact, file },
+            capabilities,
+            parameter_overrides,
+            role_arn,
+            tags,
         })
     }
 }
@@ -239,7 +426,82 @@ mod tests {
         ))
         .expect_err("unknown key")
         .to_string();
-        assert!(err.contains("stack, artifact, file"), "{err}");
+        for key in KNOWN_KEYS {
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_built_in_actions_names_work_too() {
+        let p = Params::parse(Some(
+            r#"{"StackName": "orders-api", "TemplatePath": "BuildOutput::infra/template.yaml",
+                "Capabilities": "CAPABILITY_IAM,CAPABILITY_AUTO_EXPAND",
+                "ParameterOverrides": "{\"Env\": \"prod\", \"Replicas\": 3}",
+                "RoleArn": "arn:aws:iam::123456789012:role/cfn", "Tags": {"team": "orders"}}"#,
+        ))
+        .expect("valid");
+        assert_eq!(p.stack, "orders-api");
+        assert_eq!(
+            (p.template.artifact.as_str(), p.template.file.as_str()),
+            ("BuildOutput", "infra/template.yaml")
+        );
+        assert_eq!(p.capabilities, ["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"]);
+        assert_eq!(
+            p.parameter_overrides.get("Replicas").map(String::as_str),
+            Some("3")
+        );
+        assert_eq!(
+            p.role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/cfn")
+        );
+        assert_eq!(p.tags.get("team").map(String::as_str), Some("orders"));
+    }
+
+    #[test]
+    fn conflicting_and_bad_settings_name_the_key() {
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"{"stack": "a", "StackName": "b", "artifact": "A", "file": "t"}"#,
+                "`stack` (`a`) and `StackName` (`b`)",
+            ),
+            (
+                r#"{"stack": "a", "TemplatePath": "A::t", "artifact": "B"}"#,
+                "`artifact` (`B`) and `TemplatePath` (`A`)",
+            ),
+            (
+                r#"{"stack": "a", "TemplatePath": "A:t"}"#,
+                "key `TemplatePath`",
+            ),
+            (
+                r#"{"stack": "a", "TemplatePath": "A::t", "Capabilities": ["CAPABILITY_ROOT"]}"#,
+                "key `Capabilities`: `CAPABILITY_ROOT`",
+            ),
+            (
+                r#"{"stack": "a", "TemplatePath": "A::t", "ParameterOverrides": "{bad"}"#,
+                "key `ParameterOverrides`",
+            ),
+            (
+                r#"{"stack": "a", "TemplatePath": "A::t", "ParameterOverrides": {"X": {"Fn::Nope": 1}}}"#,
+                "`X` must be a string",
+            ),
+            (
+                r#"{"stack": "a", "TemplatePath": "A::t", "RoleArn": "cfn-role"}"#,
+                "key `RoleArn`",
+            ),
+            (
+                r#"{"stack": "a", "TemplatePath": "A::t", "Tags": ["x"]}"#,
+                "key `Tags`",
+            ),
+        ];
+        for (input, needle) in cases {
+            let err = Params::parse(Some(input)).expect_err(input).to_string();
+            assert!(err.contains(needle), "{input}: {err}");
+        }
+        // The same value written both ways is no conflict.
+        assert!(Params::parse(Some(
+            r#"{"stack": "a", "StackName": "a", "TemplatePath": "A::t", "artifact": "A"}"#
+        ))
+        .is_ok());
     }
 
     #[test]
