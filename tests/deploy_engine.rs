@@ -22,6 +22,7 @@ fn request() -> DeployRequest {
         stack_name: NAME.into(),
         template_body: "Resources: {}".into(),
         client_request_token: TOKEN.into(),
+        ..DeployRequest::default()
     }
 }
 
@@ -436,4 +437,99 @@ async fn after_losing_a_race_nothing_more_is_started() {
         0,
         "no second operation in the same invocation"
     );
+}
+
+#[tokio::test]
+async fn updates_keep_the_previous_value_of_parameters_nobody_set() {
+    let settled = mock!(Client::describe_stacks).then_output(|| {
+        let param = |k: &str| {
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key(k)
+                .parameter_value("old")
+                .build()
+        };
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name(NAME)
+                    .stack_id(ID)
+                    .stack_status(StackStatus::UpdateComplete)
+                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                    .parameters(param("Env"))
+                    .parameters(param("Removed"))
+                    .parameters(param("Replicas"))
+                    .build(),
+            )
+            .build()
+    });
+    let summary = mock!(Client::get_template_summary).then_output(|| {
+        let declared = |k: &str| {
+            aws_sdk_cloudformation::types::ParameterDeclaration::builder()
+                .parameter_key(k)
+                .build()
+        };
+        aws_sdk_cloudformation::operation::get_template_summary::GetTemplateSummaryOutput::builder()
+            .parameters(declared("Env"))
+            .parameters(declared("Replicas"))
+            .build()
+    });
+    let update = mock!(Client::update_stack)
+        .match_requests(|r| {
+            let mut seen: Vec<String> = r
+                .parameters()
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}={}",
+                        p.parameter_key().unwrap_or(""),
+                        if p.use_previous_value() == Some(true) {
+                            "previous"
+                        } else {
+                            p.parameter_value().unwrap_or("")
+                        }
+                    )
+                })
+                .collect();
+            seen.sort();
+            seen == ["Env=previous", "Replicas=3"]
+                && r.capabilities() == [aws_sdk_cloudformation::types::Capability::CapabilityIam]
+                && r.role_arn() == Some("arn:aws:iam::1:role/cfn")
+                && r.tags().len() == 1
+        })
+        .then_output(|| UpdateStackOutput::builder().stack_id(ID).build());
+    let d = deployer(&[&settled, &summary, &update]);
+    let mut req = request();
+    req.parameters.insert("Replicas".into(), "3".into());
+    req.capabilities = vec!["CAPABILITY_IAM".into()];
+    req.role_arn = Some("arn:aws:iam::1:role/cfn".into());
+    req.tags.insert("team".into(), "orders".into());
+    let out = d.start(&req).await.expect("start");
+    assert!(matches!(out, Outcome::InProgress { .. }), "{out:?}");
+    assert_eq!(
+        update.num_calls(),
+        1,
+        "the update carried the expected parameters"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_capability_is_a_configuration_problem() {
+    let missing = no_stack();
+    let refused = mock!(Client::create_stack).then_error(|| {
+        CreateStackError::InsufficientCapabilitiesException(
+            aws_sdk_cloudformation::types::error::InsufficientCapabilitiesException::builder()
+                .message("Requires capabilities : [CAPABILITY_IAM]")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("InsufficientCapabilitiesException")
+                        .message("Requires capabilities : [CAPABILITY_IAM]")
+                        .build(),
+                )
+                .build(),
+        )
+    });
+    let d = deployer(&[&missing, &refused]);
+    let err = d.start(&request()).await.expect_err("refused");
+    assert!(err.is_configuration() && !err.is_access_denied(), "{err}");
+    assert!(err.to_string().contains("CAPABILITY_IAM"), "{err}");
 }

@@ -11,8 +11,13 @@ fn creates_then_updates_through_continuations() {
     let stack = unique("create-update");
     let dir = project(&template("hello"), &[]);
     let path = dir.path().to_str().expect("utf-8 path");
+    let with_greeting = |greeting: &str| {
+        format!(
+            r#"{{"stack": "{stack}", "artifact": "BuildOutput", "file": "template.yaml", "ParameterOverrides": {{"Greeting": "{greeting}"}}}}"#
+        )
+    };
 
-    let created = run_local(moto, &[path, "--stack", &stack]);
+    let created = run_local(moto, &[path, "--user-parameters", &with_greeting("hello")]);
     created.assert_succeeded();
     assert!(
         created
@@ -37,8 +42,10 @@ fn creates_then_updates_through_continuations() {
         created.output
     );
 
-    write(dir.path(), "template.yaml", template("bonjour").as_bytes());
-    let updated = run_local(moto, &[path, "--stack", &stack]);
+    let updated = run_local(
+        moto,
+        &[path, "--user-parameters", &with_greeting("bonjour")],
+    );
     updated.assert_succeeded();
     assert!(
         updated
@@ -53,15 +60,78 @@ fn creates_then_updates_through_continuations() {
         updated.output
     );
 
-    // moto runs an update even when nothing changed (it reports "No updates are to be
-    // performed." only when parameters are passed); the no-op path is covered in
-    // tests/deploy_engine.rs. Here the repeat must simply succeed and leave the stack as it was.
-    let again = run_local(moto, &[path, "--stack", &stack]);
+    // Unchanged: CloudFormation says "No updates are to be performed." and the job succeeds at
+    // once, without a continuation.
+    let again = run_local(
+        moto,
+        &[path, "--user-parameters", &with_greeting("bonjour")],
+    );
     again.assert_succeeded();
     assert!(
-        again.output.contains("output Greeting = bonjour"),
+        again.output.contains("no changes to deploy"),
         "{}",
         again.output
+    );
+    assert!(
+        again.output.contains("1 job(s), 1 invocation(s)"),
+        "{}",
+        again.output
+    );
+
+    // A template change: a resource added.
+    let grown = format!(
+        "{}  Extra:\n    Type: AWS::S3::Bucket\n",
+        template("hello")
+            .split("Outputs:")
+            .next()
+            .unwrap_or_default()
+    );
+    write(dir.path(), "template.yaml", grown.as_bytes());
+    let changed = run_local(
+        moto,
+        &[path, "--user-parameters", &with_greeting("bonjour")],
+    );
+    changed.assert_succeeded();
+    assert!(
+        changed
+            .output
+            .contains(&format!("stack {stack}: UPDATE_COMPLETE")),
+        "{}",
+        changed.output
+    );
+}
+
+#[test]
+fn the_built_in_actions_configuration_deploys_the_same() {
+    let moto = moto_or_skip!();
+    let stack = unique("builtin");
+    let dir = project("", &[("infra/stack.yaml", template("hello").as_bytes())]);
+    let path = dir.path().to_str().expect("path");
+    let params = format!(
+        r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::infra/stack.yaml", "Capabilities": "CAPABILITY_IAM",
+            "ParameterOverrides": "{{\"Greeting\": \"hola\"}}", "Tags": {{"team": "orders"}}}}"#
+    );
+    let run = run_local(moto, &[path, "--user-parameters", &params]);
+    run.assert_succeeded();
+    assert!(
+        run.output.contains("output Greeting = hola"),
+        "{}",
+        run.output
+    );
+    // Nobody sets Greeting now: it keeps its value, so nothing changes.
+    let params =
+        format!(r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::infra/stack.yaml"}}"#);
+    let run = run_local(moto, &[path, "--user-parameters", &params]);
+    run.assert_succeeded();
+    assert!(
+        run.output.contains("no changes to deploy"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.contains("output Greeting = hola"),
+        "{}",
+        run.output
     );
 }
 
@@ -116,7 +186,15 @@ fn bad_parameters_fail_as_configuration_errors_naming_the_key() {
         ),
         (
             r#"{"stack": "demo", "artifact": "BuildOutput", "file": "template.yaml", "region": "x"}"#,
-            "unknown key `region`; the known keys are: stack, artifact, file",
+            "unknown key `region`; the known keys are: stack, artifact, file, StackName, TemplatePath",
+        ),
+        (
+            r#"{"stack": "demo", "StackName": "other", "artifact": "BuildOutput", "file": "template.yaml"}"#,
+            "`stack` (`demo`) and `StackName` (`other`) name the same setting differently",
+        ),
+        (
+            r#"{"stack": "demo", "TemplatePath": "BuildOutput::template.yaml", "Capabilities": "CAPABILITY_ALL"}"#,
+            "key `Capabilities`: `CAPABILITY_ALL` is not a capability",
         ),
         (
             r#"{"stack": "demo_stack", "artifact": "BuildOutput", "file": "template.yaml"}"#,

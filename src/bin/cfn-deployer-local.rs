@@ -12,6 +12,7 @@ use cfn_deployer::artifact::Location;
 use cfn_deployer::local::proxy::Fault;
 use cfn_deployer::local::run::{self, End, Options, Source};
 use cfn_deployer::local::server::JobResult;
+use cfn_deployer::pipeline::params::Params;
 use clap::Parser;
 
 /// Run a cfn-deployer pipeline action locally.
@@ -179,9 +180,8 @@ async fn real_main() -> anyhow::Result<ExitCode> {
     for fault in &summary.injected {
         println!("fault injected: {fault}");
     }
-    let stack = serde_json::from_str::<serde_json::Value>(&user_parameters)
-        .ok()
-        .and_then(|v| v.get("stack").and_then(|s| s.as_str()).map(str::to_owned));
+    // The stack the parameters name, when they are valid enough to name one.
+    let stack = Params::parse(Some(&user_parameters)).ok().map(|p| p.stack);
     if let Some(stack) = stack {
         run::print_stack(&aws_sdk_cloudformation::Client::new(&sdk), &stack).await;
     }

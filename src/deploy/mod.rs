@@ -8,7 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_cloudformation::types::{Stack, StackEvent, StackStatus};
+use std::collections::{BTreeMap, HashSet};
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, StackEvent, StackStatus, Tag};
 use aws_sdk_cloudformation::Client;
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -17,7 +19,7 @@ use self::status::{PollStep, StartStep};
 use crate::aws::AwsFault;
 
 /// What to deploy where.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DeployRequest {
     /// The stack's name.
     pub stack_name: String,
@@ -26,6 +28,47 @@ pub struct DeployRequest {
     /// Idempotency token: the same token for every delivery of the same deploy, so that
     /// CloudFormation starts one operation however often the request is sent.
     pub client_request_token: String,
+    /// Template parameter values. On update, parameters the stack has and the template still
+    /// declares, but that are not named here, keep their previous value.
+    pub parameters: BTreeMap<String, String>,
+    /// Capabilities acknowledged (`CAPABILITY_IAM`, …).
+    pub capabilities: Vec<String>,
+    /// The service role CloudFormation acts with.
+    pub role_arn: Option<String>,
+    /// The stack's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl DeployRequest {
+    fn capabilities(&self) -> Option<Vec<Capability>> {
+        (!self.capabilities.is_empty()).then(|| {
+            self.capabilities
+                .iter()
+                .map(|c| Capability::from(c.as_str()))
+                .collect()
+        })
+    }
+
+    fn tags(&self) -> Option<Vec<Tag>> {
+        (!self.tags.is_empty()).then(|| {
+            self.tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect()
+        })
+    }
+
+    fn overrides(&self) -> Vec<Parameter> {
+        self.parameters
+            .iter()
+            .map(|(k, v)| {
+                Parameter::builder()
+                    .parameter_key(k)
+                    .parameter_value(v)
+                    .build()
+            })
+            .collect()
+    }
 }
 
 /// The kind of operation a deploy is following.
@@ -124,8 +167,13 @@ impl DeployError {
     pub fn is_access_denied(&self) -> bool {
         matches!(
             self.code.as_deref(),
-            Some("AccessDenied" | "AccessDeniedException" | "InsufficientCapabilitiesException")
+            Some("AccessDenied" | "AccessDeniedException")
         ) || self.message.contains("not authorized to perform")
+    }
+
+    /// Whether the request itself must change: the template needs a capability not given.
+    pub fn is_configuration(&self) -> bool {
+        self.code.as_deref() == Some("InsufficientCapabilitiesException")
     }
 
     /// Whether CloudFormation refused the request itself (a bad template, say).
@@ -206,13 +254,9 @@ impl Deployer {
                     return self.wait_or_adopt(req, s).await
                 }
                 (StartStep::Create, _) => self.create(req).await,
-                (StartStep::Update, _) => {
-                    let id = stack
-                        .as_ref()
-                        .and_then(|s| s.stack_id())
-                        .unwrap_or(&req.stack_name);
-                    self.update(req, id).await
-                }
+                (StartStep::Update, Some(existing)) => self.update(req, existing).await,
+                // Only an existing stack is updated; without one there is nothing but to create.
+                (StartStep::Update, None) => self.create(req).await,
                 (StartStep::Wait, Some(busy)) => return self.wait_or_adopt(req, busy).await,
                 // Only an existing stack can be busy; without one there is nothing to wait for.
                 (StartStep::Wait, None) => self.create(req).await,
@@ -248,6 +292,10 @@ impl Deployer {
             .stack_name(&req.stack_name)
             .template_body(&req.template_body)
             .client_request_token(&req.client_request_token)
+            .set_parameters(Some(req.overrides()).filter(|p| !p.is_empty()))
+            .set_capabilities(req.capabilities())
+            .set_role_arn(req.role_arn.clone())
+            .set_tags(req.tags())
             .send()
             .await
             .map_err(|e| DeployError::new("CreateStack", &req.stack_name, e))?;
@@ -259,13 +307,58 @@ impl Deployer {
         })
     }
 
-    async fn update(&self, req: &DeployRequest, stack_id: &str) -> Result<Outcome, DeployError> {
+    /// The parameters for an update: the overrides, and `UsePreviousValue` for the stack's
+    /// other parameters that the new template still declares. GetTemplateSummary is asked only
+    /// when there are such parameters.
+    async fn update_parameters(
+        &self,
+        req: &DeployRequest,
+        stack: &Stack,
+    ) -> Result<Vec<Parameter>, DeployError> {
+        let mut parameters = req.overrides();
+        let kept: Vec<&str> = stack
+            .parameters()
+            .iter()
+            .filter_map(|p| p.parameter_key())
+            .filter(|k| !req.parameters.contains_key(*k))
+            .collect();
+        if kept.is_empty() {
+            return Ok(parameters);
+        }
+        let summary = self
+            .cfn
+            .get_template_summary()
+            .template_body(&req.template_body)
+            .send()
+            .await
+            .map_err(|e| DeployError::new("GetTemplateSummary", &req.stack_name, e))?;
+        let declared: HashSet<&str> = summary
+            .parameters()
+            .iter()
+            .filter_map(|d| d.parameter_key())
+            .collect();
+        parameters.extend(kept.into_iter().filter(|k| declared.contains(k)).map(|k| {
+            Parameter::builder()
+                .parameter_key(k)
+                .use_previous_value(true)
+                .build()
+        }));
+        Ok(parameters)
+    }
+
+    async fn update(&self, req: &DeployRequest, stack: &Stack) -> Result<Outcome, DeployError> {
+        let stack_id = stack.stack_id().unwrap_or(&req.stack_name);
+        let parameters = self.update_parameters(req, stack).await?;
         let sent = self
             .cfn
             .update_stack()
             .stack_name(&req.stack_name)
             .template_body(&req.template_body)
             .client_request_token(&req.client_request_token)
+            .set_parameters((!parameters.is_empty()).then_some(parameters))
+            .set_capabilities(req.capabilities())
+            .set_role_arn(req.role_arn.clone())
+            .set_tags(req.tags())
             .send()
             .await
             .map_err(|e| DeployError::new("UpdateStack", &req.stack_name, e));

@@ -96,6 +96,7 @@ impl JobError {
             | Self::NoLocation(_)
             | Self::NoCredentials(_) => FailureKind::Configuration,
             Self::Artifact { source, .. } if source.is_access_denied() => FailureKind::Permission,
+            Self::Deploy(e) if e.is_configuration() => FailureKind::Configuration,
             Self::Deploy(e) if e.is_access_denied() => FailureKind::Permission,
             Self::Token(_)
             | Self::Artifact { .. }
@@ -412,6 +413,10 @@ impl Handler {
             stack_name: params.stack.clone(),
             template_body,
             client_request_token,
+            parameters: params.parameter_overrides.clone(),
+            capabilities: params.capabilities.clone(),
+            role_arn: params.role_arn.clone(),
+            tags: params.tags.clone(),
         };
         Ok(self.deployer.start(&request).await?)
     }
