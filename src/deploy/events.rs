@@ -19,7 +19,10 @@ pub fn opens_operation(event: &StackEvent, stack_name: &str) -> bool {
         && event.logical_resource_id() == Some(stack_name)
         && matches!(
             status,
-            "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS" | "IMPORT_IN_PROGRESS"
+            "CREATE_IN_PROGRESS"
+                | "UPDATE_IN_PROGRESS"
+                | "IMPORT_IN_PROGRESS"
+                | "DELETE_IN_PROGRESS"
         )
         && event.resource_status_reason() == Some("User Initiated")
 }

@@ -37,6 +37,8 @@ pub struct DeployRequest {
     pub role_arn: Option<String>,
     /// The stack's tags.
     pub tags: BTreeMap<String, String>,
+    /// What to do with a stack that never worked.
+    pub mode: Mode,
 }
 
 impl DeployRequest {
@@ -81,6 +83,20 @@ pub enum Operation {
     Update,
     /// Someone else's operation, which must end before the deploy can start.
     Wait,
+    /// A stack delete this deployer started (`DELETE_ONLY`).
+    Delete,
+    /// The delete of a failed stack, to create it again once it is gone (`REPLACE_ON_FAILURE`).
+    Replace,
+}
+
+/// How a deploy treats a stack that cannot be updated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Create or update; a stack that never worked is an error (`CREATE_UPDATE`).
+    #[default]
+    CreateUpdate,
+    /// Create or update; a stack that never worked is deleted and created again.
+    ReplaceOnFailure,
 }
 
 /// An operation under way, with all a later invocation needs to follow it.
@@ -260,6 +276,21 @@ impl Deployer {
                 (StartStep::Wait, Some(busy)) => return self.wait_or_adopt(req, busy).await,
                 // Only an existing stack can be busy; without one there is nothing to wait for.
                 (StartStep::Wait, None) => self.create(req).await,
+                (StartStep::Blocked(_), Some(failed))
+                    if req.mode == Mode::ReplaceOnFailure
+                        && status::replaceable(&stack_status(failed)) =>
+                {
+                    let id = failed.stack_id().unwrap_or(&req.stack_name);
+                    return self
+                        .delete_stack(
+                            &req.stack_name,
+                            id,
+                            &req.client_request_token,
+                            req.role_arn.as_deref(),
+                            Operation::Replace,
+                        )
+                        .await;
+                }
                 (StartStep::Blocked(remedy), _) => {
                     return Ok(Outcome::Failed {
                         stack_id: stack.as_ref().and_then(|s| s.stack_id().map(str::to_owned)),
@@ -437,6 +468,121 @@ impl Deployer {
             client_request_token: req.client_request_token.clone(),
             started: now_epoch(),
         }
+    }
+
+    /// Deletes a stack (`DELETE_ONLY`): an absent stack is already deleted; a busy one is waited
+    /// for first.
+    pub async fn delete(
+        &self,
+        stack_name: &str,
+        client_request_token: &str,
+        role_arn: Option<&str>,
+    ) -> Result<Outcome, DeployError> {
+        let Some(stack) = self.describe(stack_name).await? else {
+            info!(stack = %stack_name, "no such stack: nothing to delete");
+            return Ok(Outcome::Succeeded {
+                stack_id: stack_name.to_owned(),
+                summary: format!("Stack `{stack_name}` does not exist: nothing to delete"),
+            });
+        };
+        let stack_id = stack.stack_id().unwrap_or(stack_name).to_owned();
+        let status = stack_status(&stack);
+        let flight = |operation| InFlight {
+            stack_name: stack_name.to_owned(),
+            stack_id: stack_id.clone(),
+            operation,
+            client_request_token: client_request_token.to_owned(),
+            started: now_epoch(),
+        };
+        if status == StackStatus::DeleteInProgress {
+            return Ok(Outcome::InProgress {
+                flight: flight(Operation::Delete),
+                summary: "DELETE_IN_PROGRESS: following the delete under way".into(),
+            });
+        }
+        if status::on_start(&status) == StartStep::Wait {
+            return Ok(Outcome::InProgress {
+                flight: flight(Operation::Wait),
+                summary: format!(
+                    "{}: waiting for the stack's current operation to end before deleting it",
+                    status.as_str()
+                ),
+            });
+        }
+        self.delete_stack(
+            stack_name,
+            &stack_id,
+            client_request_token,
+            role_arn,
+            Operation::Delete,
+        )
+        .await
+    }
+
+    async fn delete_stack(
+        &self,
+        stack_name: &str,
+        stack_id: &str,
+        client_request_token: &str,
+        role_arn: Option<&str>,
+        operation: Operation,
+    ) -> Result<Outcome, DeployError> {
+        // A token of its own: a replace creates the stack afterwards with the job's token.
+        let mut token = format!("{client_request_token}-delete");
+        token.truncate(128);
+        self.cfn
+            .delete_stack()
+            .stack_name(stack_id)
+            .client_request_token(&token)
+            .set_role_arn(role_arn.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| DeployError::new("DeleteStack", stack_name, e))?;
+        info!(stack = %stack_name, %stack_id, ?operation, "stack delete started");
+        Ok(Outcome::InProgress {
+            flight: InFlight {
+                stack_name: stack_name.to_owned(),
+                stack_id: stack_id.to_owned(),
+                operation,
+                client_request_token: client_request_token.to_owned(),
+                started: now_epoch(),
+            },
+            summary: match operation {
+                Operation::Replace => {
+                    "DELETE_IN_PROGRESS: deleting the failed stack, to create it again".into()
+                }
+                _ => "DELETE_IN_PROGRESS: stack delete started".into(),
+            },
+        })
+    }
+
+    /// Follows a delete one step: `Some` while it runs or when it failed, `None` once the stack
+    /// is gone.
+    pub async fn poll_delete(&self, flight: &InFlight) -> Result<Option<Outcome>, DeployError> {
+        let Some(stack) = self.describe(&flight.stack_id).await? else {
+            return Ok(None);
+        };
+        let status = stack_status(&stack);
+        Ok(
+            match status::on_delete_poll(&status, now_epoch() - flight.started) {
+                PollStep::Succeeded => None,
+                PollStep::InProgress => Some(Outcome::InProgress {
+                    flight: flight.clone(),
+                    summary: format!(
+                        "{}: deleting stack `{}`",
+                        status.as_str(),
+                        flight.stack_name
+                    ),
+                }),
+                PollStep::Failed => {
+                    let events = self.operation_events(flight).await?;
+                    Some(Outcome::Failed {
+                        stack_id: Some(flight.stack_id.clone()),
+                        message: events::explain(&flight.stack_name, status.as_str(), &events),
+                    })
+                }
+            },
+        )
     }
 
     /// Follows someone else's operation one step: `Some` while the stack is still busy, `None`

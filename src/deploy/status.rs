@@ -51,11 +51,11 @@ pub fn on_start(status: &StackStatus) -> StartStep {
         | S::ImportRollbackInProgress => StartStep::Wait,
         // A first create failed and rolled back: CloudFormation only allows deleting it.
         S::RollbackComplete => StartStep::Blocked(
-            "the stack's first create failed and it can only be deleted: delete the stack and run the pipeline again",
+            "the stack's first create failed and it can only be deleted: delete the stack and run the pipeline again, or set ActionMode to REPLACE_ON_FAILURE to have it replaced",
         ),
         // Created with rollback disabled and failed: it can only be deleted.
         S::CreateFailed => StartStep::Blocked(
-            "the stack's first create failed (rollback disabled): delete the stack and run the pipeline again",
+            "the stack's first create failed (rollback disabled): delete the stack and run the pipeline again, or set ActionMode to REPLACE_ON_FAILURE to have it replaced",
         ),
         // The rollback of a first create failed: resources may be left over.
         S::RollbackFailed => StartStep::Blocked(
@@ -79,7 +79,7 @@ pub fn on_start(status: &StackStatus) -> StartStep {
         ),
         // A change set created the stack but was never executed: there is nothing to update.
         S::ReviewInProgress => StartStep::Blocked(
-            "the stack exists only as an unexecuted change set (REVIEW_IN_PROGRESS): execute or delete its change set, or delete the stack, then run the pipeline again",
+            "the stack exists only as an unexecuted change set (REVIEW_IN_PROGRESS): execute or delete its change set, or delete the stack, then run the pipeline again; or set ActionMode to REPLACE_ON_FAILURE to have it replaced",
         ),
         // A status newer than this build: refuse rather than guess.
         _ => StartStep::Blocked(
@@ -120,6 +120,36 @@ pub fn on_poll(status: &StackStatus) -> PollStep {
         // Someone deleted the stack under the deploy.
         S::DeleteInProgress | S::DeleteComplete | S::DeleteFailed => PollStep::Failed,
         // A status newer than this build: report it rather than wait forever.
+        _ => PollStep::Failed,
+    }
+}
+
+/// Whether `REPLACE_ON_FAILURE` deletes and recreates a stack in `status`: the statuses of a
+/// stack that never worked, where nothing of value is lost.
+pub fn replaceable(status: &StackStatus) -> bool {
+    matches!(
+        status,
+        StackStatus::RollbackComplete | StackStatus::CreateFailed | StackStatus::ReviewInProgress
+    )
+}
+
+/// How long a stack may show another status after DeleteStack before the delete is taken as
+/// not started: DescribeStacks may lag the request by a moment.
+pub const DELETE_GRACE_SECS: i64 = 60;
+
+/// What a status means while waiting for a delete, `elapsed` seconds after it was requested.
+pub fn on_delete_poll(status: &StackStatus, elapsed: i64) -> PollStep {
+    use StackStatus as S;
+    match status {
+        // Gone.
+        S::DeleteComplete => PollStep::Succeeded,
+        // Deleting.
+        S::DeleteInProgress => PollStep::InProgress,
+        // CloudFormation could not delete some resources.
+        S::DeleteFailed => PollStep::Failed,
+        // Not deleting yet: a lagging read just after the request, for a moment.
+        _ if elapsed < DELETE_GRACE_SECS => PollStep::InProgress,
+        // Not deleting after the grace: the delete did not start.
         _ => PollStep::Failed,
     }
 }
@@ -186,6 +216,42 @@ mod tests {
                 _ => assert_eq!(got, want, "{status}"),
             }
         }
+    }
+
+    #[test]
+    fn replace_and_delete_decisions() {
+        let replaceable: Vec<&str> = S::values()
+            .iter()
+            .copied()
+            .filter(|s| replaceable(&S::from(*s)))
+            .collect();
+        assert_eq!(
+            replaceable,
+            ["CREATE_FAILED", "REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"]
+        );
+        for s in replaceable {
+            let StartStep::Blocked(why) = on_start(&S::from(s)) else {
+                panic!("{s}")
+            };
+            assert!(
+                why.contains("REPLACE_ON_FAILURE"),
+                "{s}: the remedy names the mode"
+            );
+        }
+        assert_eq!(on_delete_poll(&S::DeleteComplete, 0), PollStep::Succeeded);
+        assert_eq!(
+            on_delete_poll(&S::DeleteInProgress, 3600),
+            PollStep::InProgress
+        );
+        assert_eq!(on_delete_poll(&S::DeleteFailed, 0), PollStep::Failed);
+        assert_eq!(
+            on_delete_poll(&S::RollbackComplete, 5),
+            PollStep::InProgress
+        );
+        assert_eq!(
+            on_delete_poll(&S::RollbackComplete, DELETE_GRACE_SECS),
+            PollStep::Failed
+        );
     }
 
     #[test]
