@@ -72,7 +72,9 @@ fn event(logical: &str, kind: &str, status: &str, reason: &str, token: &str) -> 
         .resource_status(ResourceStatus::from(status))
         .resource_status_reason(reason)
         .client_request_token(token)
-        .timestamp(aws_smithy_types::DateTime::from_secs(100))
+        .timestamp(aws_smithy_types::DateTime::from_secs(
+            cfn_deployer::deploy::now_epoch(),
+        ))
         .build()
 }
 
@@ -532,4 +534,103 @@ async fn a_missing_capability_is_a_configuration_problem() {
     let err = d.start(&request()).await.expect_err("refused");
     assert!(err.is_configuration() && !err.is_access_denied(), "{err}");
     assert!(err.to_string().contains("CAPABILITY_IAM"), "{err}");
+}
+
+#[tokio::test]
+async fn replace_on_failure_deletes_a_stack_that_never_worked_then_creates_it() {
+    use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
+    use cfn_deployer::deploy::Mode;
+    let failed = stack(StackStatus::RollbackComplete);
+    let delete = mock!(Client::delete_stack)
+        .match_requests(|r| {
+            r.stack_name() == Some(ID) && r.client_request_token().is_some_and(|t| t != TOKEN)
+        })
+        .then_output(|| DeleteStackOutput::builder().build());
+    let deleting = stack(StackStatus::DeleteInProgress);
+    let deleted = stack(StackStatus::DeleteComplete);
+    let gone = no_stack();
+    let create = mock!(Client::create_stack)
+        .match_requests(|r| r.client_request_token() == Some(TOKEN))
+        .then_output(|| CreateStackOutput::builder().stack_id(ID).build());
+    let d = deployer(&[&failed, &delete, &deleting, &deleted, &gone, &create]);
+    let mut req = request();
+    req.mode = Mode::ReplaceOnFailure;
+
+    let out = d.start(&req).await.expect("start");
+    let Outcome::InProgress { flight: f, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.operation, Operation::Replace);
+    assert!(matches!(
+        d.poll_delete(&f).await.expect("poll"),
+        Some(Outcome::InProgress { .. })
+    ));
+    assert!(
+        d.poll_delete(&f).await.expect("poll").is_none(),
+        "gone once DELETE_COMPLETE"
+    );
+    let again = d.start(&req).await.expect("start again");
+    assert!(
+        matches!(&again, Outcome::InProgress { flight, .. } if flight.operation == Operation::Create),
+        "{again:?}"
+    );
+    assert_eq!((delete.num_calls(), create.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn create_update_names_the_mode_that_would_replace_a_failed_stack() {
+    let failed = stack(StackStatus::CreateFailed);
+    let d = deployer(&[&failed]);
+    let out = d.start(&request()).await.expect("start");
+    assert!(
+        matches!(&out, Outcome::Failed { message, .. } if message.contains("REPLACE_ON_FAILURE")),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn delete_only_deletes_and_explains_a_failed_delete() {
+    use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
+    let settled = stack(StackStatus::UpdateComplete);
+    let delete = mock!(Client::delete_stack).then_output(|| DeleteStackOutput::builder().build());
+    let failed = stack(StackStatus::DeleteFailed);
+    let why = events(
+        vec![
+            event(NAME, "AWS::CloudFormation::Stack", "DELETE_FAILED", "", "t"),
+            event(
+                "Bucket",
+                "AWS::S3::Bucket",
+                "DELETE_FAILED",
+                "The bucket you tried to delete is not empty",
+                "t",
+            ),
+            event(
+                NAME,
+                "AWS::CloudFormation::Stack",
+                "DELETE_IN_PROGRESS",
+                "User Initiated",
+                "t",
+            ),
+        ],
+        None,
+    );
+    let d = deployer(&[&settled, &delete, &failed, &why]);
+    let out = d.delete(NAME, TOKEN, None).await.expect("delete");
+    let Outcome::InProgress { flight: f, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.operation, Operation::Delete);
+    let failed = d.poll_delete(&f).await.expect("poll");
+    assert!(
+        matches!(&failed, Some(Outcome::Failed { message, .. }) if message.contains("The bucket you tried to delete is not empty")),
+        "{failed:?}"
+    );
+
+    let absent = no_stack();
+    let d = deployer(&[&absent]);
+    let out = d.delete(NAME, TOKEN, None).await.expect("delete");
+    assert!(
+        matches!(&out, Outcome::Succeeded { summary, .. } if summary.contains("nothing to delete")),
+        "{out:?}"
+    );
 }

@@ -36,8 +36,8 @@ fn the_sample_uses_the_seed_parameters() {
     assert_eq!(
         (
             params.stack.as_str(),
-            params.template.artifact.as_str(),
-            params.template.file.as_str()
+            params.template().expect("template").artifact.as_str(),
+            params.template().expect("template").file.as_str()
         ),
         ("orders-api", "BuildOutput", "template.yaml")
     );
@@ -65,5 +65,35 @@ fn the_bad_parameter_variants_fail_as_configured() {
     let job = event::parse(load("codepipeline-job-unknown-key.json")).expect("job");
     assert!(
         matches!(Params::parse(job.user_parameters.as_deref()), Err(ParamsError::UnknownKey { key, .. }) if key == "region")
+    );
+}
+
+#[test]
+fn the_mode_variants_say_what_they_are_named_for() {
+    use cfn_deployer::deploy::Mode;
+    use cfn_deployer::pipeline::params::Action;
+    let action = |name: &str| {
+        let job = event::parse(load(name)).expect("job");
+        Params::parse(job.user_parameters.as_deref())
+            .expect("params")
+            .action
+    };
+    assert!(matches!(
+        action("codepipeline-job-replace-on-failure.json"),
+        Action::Deploy {
+            mode: Mode::ReplaceOnFailure,
+            ..
+        }
+    ));
+    assert_eq!(action("codepipeline-job-delete-only.json"), Action::Delete);
+    let job = event::parse(load("codepipeline-job-built-in-settings.json")).expect("job");
+    let params = Params::parse(job.user_parameters.as_deref()).expect("params");
+    assert_eq!(
+        params.capabilities,
+        ["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"]
+    );
+    assert_eq!(
+        params.parameter_overrides.get("Env").map(String::as_str),
+        Some("prod")
     );
 }

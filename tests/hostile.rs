@@ -140,7 +140,7 @@ proptest! {
     fn any_user_parameters_parse_or_name_what_is_wrong(value in json_value(), text in ".{0,64}") {
         for input in [value.to_string(), text] {
             match Params::parse(Some(&input)) {
-                Ok(p) => prop_assert!(!p.stack.is_empty() && !p.template.file.is_empty()),
+                Ok(p) => prop_assert!(!p.stack.is_empty() && p.template().is_none_or(|t| !t.file.is_empty())),
                 Err(e) => prop_assert!(e.to_string().starts_with("UserParameters")),
             }
         }

@@ -496,3 +496,51 @@ fn a_large_artifact_is_read_by_the_bytes_it_needs() {
         "{received} bytes fetched from a 32 MiB artifact"
     );
 }
+
+#[test]
+fn delete_only_deletes_the_stack_and_an_absent_one_is_success() {
+    let moto = moto_or_skip!();
+    let stack = unique("delete");
+    let dir = project(&template("bye"), &[]);
+    let path = dir.path().to_str().expect("path");
+    run_local(moto, &[path, "--stack", &stack]).assert_succeeded();
+    let params = format!(r#"{{"StackName": "{stack}", "ActionMode": "DELETE_ONLY"}}"#);
+    let deleted = run_local(moto, &[path, "--user-parameters", &params]);
+    deleted.assert_succeeded();
+    assert!(
+        deleted
+            .output
+            .contains(&format!("SUCCEEDED: Stack `{stack}` is deleted")),
+        "{}",
+        deleted.output
+    );
+    assert!(
+        deleted.output.contains("CloudFormation:DeleteStack 1"),
+        "{}",
+        deleted.output
+    );
+    let again = run_local(moto, &[path, "--user-parameters", &params]);
+    again.assert_succeeded();
+    assert!(
+        again.output.contains("nothing to delete"),
+        "{}",
+        again.output
+    );
+}
+
+#[test]
+fn unsupported_action_modes_are_configuration_errors() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("x"), &[]);
+    let path = dir.path().to_str().expect("path");
+    for (mode, needle) in [
+        ("CHANGE_SET_REPLACE", "not supported by this version"),
+        ("UPSERT", "not an action mode"),
+    ] {
+        let params = format!(
+            r#"{{"StackName": "demo", "TemplatePath": "BuildOutput::template.yaml", "ActionMode": "{mode}"}}"#
+        );
+        run_local(moto, &[path, "--user-parameters", &params])
+            .assert_failed("ConfigurationError", needle);
+    }
+}

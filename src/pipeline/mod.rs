@@ -19,7 +19,7 @@ use crate::deploy::{
 };
 
 use self::event::{ArtifactCredentials, EventError, Job};
-use self::params::{Params, ParamsError};
+use self::params::{Action, Params, ParamsError, TemplatePath};
 use self::report::{Delivery, FailureKind, Report, ReportError};
 use self::token::TokenError;
 
@@ -392,14 +392,33 @@ impl Handler {
         params: &Params,
         flight: InFlight,
     ) -> Result<Outcome, JobError> {
-        if flight.operation == Operation::Wait {
-            if let Some(still_busy) = self.deployer.wait(&flight).await? {
-                return Ok(still_busy);
+        match flight.operation {
+            Operation::Wait => {
+                if let Some(still_busy) = self.deployer.wait(&flight).await? {
+                    return Ok(still_busy);
+                }
+                info!(stack = %params.stack, "stack free: starting what waited");
+                self.start(job, params, flight.client_request_token).await
             }
-            info!(stack = %params.stack, "stack free: starting the deploy that waited");
-            return self.start(job, params, flight.client_request_token).await;
+            Operation::Delete => Ok(match self.deployer.poll_delete(&flight).await? {
+                Some(outcome) => outcome,
+                None => {
+                    info!(stack = %params.stack, "stack deleted");
+                    Outcome::Succeeded {
+                        stack_id: flight.stack_id,
+                        summary: format!("Stack `{}` is deleted", params.stack),
+                    }
+                }
+            }),
+            Operation::Replace => match self.deployer.poll_delete(&flight).await? {
+                Some(outcome) => Ok(outcome),
+                None => {
+                    info!(stack = %params.stack, "failed stack deleted: creating it again");
+                    self.start(job, params, flight.client_request_token).await
+                }
+            },
+            Operation::Create | Operation::Update => Ok(self.deployer.poll(&flight).await?),
         }
-        Ok(self.deployer.poll(&flight).await?)
     }
 
     async fn start(
@@ -408,7 +427,21 @@ impl Handler {
         params: &Params,
         client_request_token: String,
     ) -> Result<Outcome, JobError> {
-        let template_body = self.read_template(job, params).await?;
+        let (template, mode) = match &params.action {
+            Action::Delete => {
+                let outcome = self
+                    .deployer
+                    .delete(
+                        &params.stack,
+                        &client_request_token,
+                        params.role_arn.as_deref(),
+                    )
+                    .await?;
+                return Ok(outcome);
+            }
+            Action::Deploy { template, mode } => (template, *mode),
+        };
+        let template_body = self.read_template(job, template).await?;
         let request = DeployRequest {
             stack_name: params.stack.clone(),
             template_body,
@@ -417,12 +450,12 @@ impl Handler {
             capabilities: params.capabilities.clone(),
             role_arn: params.role_arn.clone(),
             tags: params.tags.clone(),
+            mode,
         };
         Ok(self.deployer.start(&request).await?)
     }
 
-    async fn read_template(&self, job: &Job, params: &Params) -> Result<String, JobError> {
-        let wanted = &params.template;
+    async fn read_template(&self, job: &Job, wanted: &TemplatePath) -> Result<String, JobError> {
         let Some(input) = job
             .input_artifacts
             .iter()

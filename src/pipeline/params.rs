@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::deploy::Mode;
+
 /// An example to show in errors.
 const EXAMPLE: &str =
     r#"{"stack": "my-stack", "artifact": "BuildOutput", "file": "template.yaml"}"#;
@@ -22,7 +24,25 @@ pub const KNOWN_KEYS: &[&str] = &[
     "ParameterOverrides",
     "RoleArn",
     "Tags",
+    "ActionMode",
 ];
+
+/// The action modes supported, as the built-in action spells them.
+pub const ACTION_MODES: &[&str] = &["CREATE_UPDATE", "REPLACE_ON_FAILURE", "DELETE_ONLY"];
+
+/// What the action does to the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Create or update the stack from a template.
+    Deploy {
+        /// Where the template lies.
+        template: TemplatePath,
+        /// What to do with a stack that never worked.
+        mode: Mode,
+    },
+    /// Delete the stack (`DELETE_ONLY`); an absent stack is success.
+    Delete,
+}
 
 /// The capabilities CloudFormation knows.
 pub const CAPABILITIES: &[&str] = &[
@@ -51,8 +71,8 @@ pub struct TemplatePath {
 pub struct Params {
     /// The stack to deploy.
     pub stack: String,
-    /// Where the template lies.
-    pub template: TemplatePath,
+    /// What to do to it.
+    pub action: Action,
     /// Capabilities acknowledged for the template (IAM resources, macros).
     pub capabilities: Vec<String>,
     /// Template parameter values; parameters not named keep their previous value on update.
@@ -119,6 +139,8 @@ struct Raw {
     role_arn: Option<String>,
     #[serde(rename = "Tags")]
     tags: Option<Value>,
+    #[serde(rename = "ActionMode")]
+    action_mode: Option<String>,
 }
 
 /// A list, or the built-in action's comma-separated string.
@@ -233,6 +255,14 @@ pub fn check_stack_name(name: &str) -> Result<(), ParamsError> {
 }
 
 impl Params {
+    /// The template, for the actions that deploy one.
+    pub fn template(&self) -> Option<&TemplatePath> {
+        match &self.action {
+            Action::Deploy { template, .. } => Some(template),
+            Action::Delete => None,
+        }
+    }
+
     /// Parses and validates `UserParameters`.
     pub fn parse(user_parameters: Option<&str>) -> Result<Self, ParamsError> {
         let text = user_parameters.map(str::trim).unwrap_or_default();
@@ -275,17 +305,44 @@ impl Params {
             },
         };
         let artifact = one_of(raw.artifact, "artifact", path_artifact, "TemplatePath")?;
-        let artifact = require(
-            artifact,
-            "artifact",
-            "the name of the input artifact that holds the template (or `TemplatePath`)",
-        )?;
         let file = one_of(raw.file, "file", path_file, "TemplatePath")?;
-        let file = require(
-            file,
-            "file",
-            "the template's path inside the artifact (or `TemplatePath`)",
-        )?;
+        let mode = match raw.action_mode.as_deref().map(str::trim) {
+            None | Some("CREATE_UPDATE") => Some(Mode::CreateUpdate),
+            Some("REPLACE_ON_FAILURE") => Some(Mode::ReplaceOnFailure),
+            Some("DELETE_ONLY") => None,
+            Some(other @ ("CHANGE_SET_REPLACE" | "CHANGE_SET_EXECUTE")) => {
+                return Err(ParamsError::BadValue {
+                    key: "ActionMode".into(),
+                    problem: format!("`{other}` is not supported by this version of cfn-deployer; the supported modes are {}", ACTION_MODES.join(", ")),
+                })
+            }
+            Some(other) => {
+                return Err(ParamsError::BadValue {
+                    key: "ActionMode".into(),
+                    problem: format!("`{other}` is not an action mode; use one of {}", ACTION_MODES.join(", ")),
+                })
+            }
+        };
+        let action = match mode {
+            // A delete needs no template.
+            None => Action::Delete,
+            Some(mode) => {
+                let artifact = require(
+                    artifact,
+                    "artifact",
+                    "the name of the input artifact that holds the template (or `TemplatePath`)",
+                )?;
+                let file = require(
+                    file,
+                    "file",
+                    "the template's path inside the artifact (or `TemplatePath`)",
+                )?;
+                Action::Deploy {
+                    template: TemplatePath { artifact, file },
+                    mode,
+                }
+            }
+        };
         let capabilities = match raw.capabilities {
             None => Vec::new(),
             Some(StringOrList::One(text)) => text
@@ -342,7 +399,7 @@ impl Params {
         }
         Ok(Self {
             stack,
-            template: TemplatePath { artifact, file },
+            action,
             capabilities,
             parameter_overrides,
             role_arn,
@@ -372,8 +429,8 @@ mod tests {
         ))
         .expect("valid");
         assert_eq!(p.stack, "orders-api");
-        assert_eq!(p.template.artifact, "BuildOutput");
-        assert_eq!(p.template.file, "infra/template.yaml");
+        assert_eq!(p.template().expect("template").artifact, "BuildOutput");
+        assert_eq!(p.template().expect("template").file, "infra/template.yaml");
     }
 
     /// Each bad input, and a word its message must contain.
@@ -442,7 +499,10 @@ mod tests {
         .expect("valid");
         assert_eq!(p.stack, "orders-api");
         assert_eq!(
-            (p.template.artifact.as_str(), p.template.file.as_str()),
+            (
+                p.template().expect("template").artifact.as_str(),
+                p.template().expect("template").file.as_str()
+            ),
             ("BuildOutput", "infra/template.yaml")
         );
         assert_eq!(p.capabilities, ["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"]);
