@@ -164,6 +164,7 @@ async fn the_reporter_truncates_to_the_limits_and_treats_a_finished_job_as_repor
     let again = Report::Success {
         summary: "s".repeat(3000),
         external_id: None,
+        output_variables: Default::default(),
     };
     assert_eq!(
         report::send(&cp, &id, again).await.expect("no error"),
@@ -176,6 +177,7 @@ async fn the_reporter_truncates_to_the_limits_and_treats_a_finished_job_as_repor
         Report::Success {
             summary: "x".into(),
             external_id: None,
+            output_variables: Default::default(),
         },
     )
     .await;
@@ -206,5 +208,39 @@ async fn continuation_reports_carry_token_and_progress() {
             external_id: Some("arn:stack".into()),
             output_variables: None,
         }
+    );
+}
+
+#[tokio::test]
+async fn stack_outputs_become_output_variables_within_the_limits() {
+    let (services, mut notices) = Services::start().await.expect("start");
+    let cp = client(&services).await;
+    let id = job();
+    services.add_job(&id);
+    let mut outputs = std::collections::BTreeMap::new();
+    outputs.insert("BucketName".to_owned(), "orders-bucket".to_owned());
+    outputs.insert("Not Valid".to_owned(), "x".to_owned());
+    outputs.insert("Huge".to_owned(), "x".repeat(200 * 1024));
+    let done = Report::Success {
+        summary: "done".into(),
+        external_id: None,
+        output_variables: outputs,
+    };
+    assert_eq!(
+        report::send(&cp, &id, done).await.expect("sent"),
+        Delivery::Reported
+    );
+    let Some(Notice::Reported {
+        result: JobResult::Succeeded {
+            output_variables, ..
+        },
+        ..
+    }) = notices.recv().await
+    else {
+        panic!("no success")
+    };
+    assert_eq!(
+        output_variables,
+        Some(serde_json::json!({"BucketName": "orders-bucket"}))
     );
 }

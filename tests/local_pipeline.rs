@@ -41,6 +41,13 @@ fn creates_then_updates_through_continuations() {
         "one continuation: {}",
         created.output
     );
+    assert!(
+        created.output.contains("output variable Greeting = hello"),
+        "{}",
+        created.output
+    );
+    let parameter = format!("output variable GreetingParameter = /{stack}/greeting");
+    assert!(created.output.contains(&parameter), "{}", created.output);
 
     let updated = run_local(
         moto,

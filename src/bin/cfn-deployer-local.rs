@@ -186,7 +186,19 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         run::print_stack(&aws_sdk_cloudformation::Client::new(&sdk), &stack).await;
     }
     Ok(match summary.end {
-        End::Reported(JobResult::Succeeded { summary, .. }) => {
+        End::Reported(JobResult::Succeeded {
+            summary,
+            output_variables,
+            ..
+        }) => {
+            if let Some(serde_json::Value::Object(vars)) = output_variables {
+                for (name, value) in vars {
+                    println!(
+                        "  output variable {name} = {}",
+                        value.as_str().unwrap_or_default()
+                    );
+                }
+            }
             println!("SUCCEEDED: {}", summary.unwrap_or_default());
             ExitCode::SUCCESS
         }

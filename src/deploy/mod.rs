@@ -117,12 +117,14 @@ pub struct InFlight {
 /// Where a deploy stands after one step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// The stack is deployed (or needed no change).
+    /// The stack is deployed (or needed no change, or is deleted).
     Succeeded {
         /// The stack's id.
         stack_id: String,
         /// One line for the pipeline's console.
         summary: String,
+        /// The stack's outputs (none for a deleted stack).
+        outputs: BTreeMap<String, String>,
     },
     /// An operation is under way; poll it again later.
     InProgress {
@@ -410,6 +412,7 @@ impl Deployer {
                         "Stack `{}` is up to date: no changes to deploy",
                         req.stack_name
                     ),
+                    outputs: outputs(stack),
                 })
             }
             Err(e) => Err(e),
@@ -483,6 +486,7 @@ impl Deployer {
             return Ok(Outcome::Succeeded {
                 stack_id: stack_name.to_owned(),
                 summary: format!("Stack `{stack_name}` does not exist: nothing to delete"),
+                outputs: BTreeMap::new(),
             });
         };
         let stack_id = stack.stack_id().unwrap_or(stack_name).to_owned();
@@ -622,6 +626,7 @@ impl Deployer {
                 Ok(Outcome::Succeeded {
                     stack_id: flight.stack_id.clone(),
                     summary: format!("Stack `{}` is {}", flight.stack_name, status.as_str()),
+                    outputs: outputs(&stack),
                 })
             }
             PollStep::InProgress => {
@@ -697,6 +702,20 @@ impl Deployer {
         }
         Ok(collected)
     }
+}
+
+/// A stack's outputs, by key.
+fn outputs(stack: &Stack) -> BTreeMap<String, String> {
+    stack
+        .outputs()
+        .iter()
+        .filter_map(|o| {
+            Some((
+                o.output_key()?.to_owned(),
+                o.output_value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
 }
 
 fn stack_status(stack: &Stack) -> StackStatus {

@@ -124,7 +124,12 @@ impl From<JobError> for Report {
 impl From<Outcome> for Result<Report, JobError> {
     fn from(outcome: Outcome) -> Self {
         Ok(match outcome {
-            Outcome::Succeeded { stack_id, summary } => Report::Success {
+            Outcome::Succeeded {
+                stack_id,
+                summary,
+                outputs,
+            } => Report::Success {
+                output_variables: outputs,
                 summary,
                 external_id: Some(stack_id),
             },
@@ -407,6 +412,7 @@ impl Handler {
                     Outcome::Succeeded {
                         stack_id: flight.stack_id,
                         summary: format!("Stack `{}` is deleted", params.stack),
+                        outputs: std::collections::BTreeMap::new(),
                     }
                 }
             }),

@@ -4,6 +4,8 @@ use aws_sdk_codepipeline::config::http::HttpResponse;
 use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 use aws_sdk_codepipeline::Client;
+use std::collections::{BTreeMap, HashMap};
+use tracing::warn;
 
 use crate::deploy::events::truncate;
 
@@ -13,6 +15,8 @@ pub const MAX_SUMMARY: usize = 2048;
 pub const MAX_MESSAGE: usize = 5000;
 /// CodePipeline's limit on `externalExecutionId`.
 pub const MAX_EXTERNAL_ID: usize = 1500;
+/// The most output-variable bytes (keys and values) one action reports.
+pub const MAX_VARIABLES_BYTES: usize = 100 * 1024;
 
 /// The `failureDetails.type` CodePipeline shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,8 @@ pub enum Report {
         summary: String,
         /// The stack id, when there is one.
         external_id: Option<String>,
+        /// The action's output variables: the stack's outputs.
+        output_variables: BTreeMap<String, String>,
     },
     /// The job goes on: CodePipeline invokes the function again with `token`.
     Continue {
@@ -85,18 +91,41 @@ fn details(summary: &str, external_id: Option<&str>) -> ExecutionDetails {
         .build()
 }
 
+/// The output variables CodePipeline takes: keys of `[A-Za-z0-9@_-]`, and at most
+/// [`MAX_VARIABLES_BYTES`] in all (CodePipeline caps the variables of a whole pipeline run).
+/// What does not fit is left out, with a log line naming it.
+pub fn variables(outputs: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    let mut kept = HashMap::new();
+    let mut size = 0;
+    for (key, value) in outputs {
+        let valid = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '_' | '-'));
+        if !valid || size + key.len() + value.len() > MAX_VARIABLES_BYTES {
+            warn!(output = %key, "stack output left out of the action's output variables: invalid name or over the size limit");
+            continue;
+        }
+        size += key.len() + value.len();
+        kept.insert(key, value);
+    }
+    (!kept.is_empty()).then_some(kept)
+}
+
 /// Sends `report` for `job_id`: exactly one PutJobSuccessResult or PutJobFailureResult.
 pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Delivery, ReportError> {
     let (operation, result) = match report {
         Report::Success {
             summary,
             external_id,
+            output_variables,
         } => (
             "PutJobSuccessResult",
             client
                 .put_job_success_result()
                 .job_id(job_id)
                 .execution_details(details(&summary, external_id.as_deref()))
+                .set_output_variables(variables(output_variables))
                 .send()
                 .await
                 .map(drop)
