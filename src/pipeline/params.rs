@@ -25,6 +25,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "RoleArn",
     "Tags",
     "ActionMode",
+    "TemplateConfiguration",
 ];
 
 /// The action modes supported, as the built-in action spells them.
@@ -76,7 +77,10 @@ pub struct Params {
     /// Capabilities acknowledged for the template (IAM resources, macros).
     pub capabilities: Vec<String>,
     /// Template parameter values; parameters not named keep their previous value on update.
-    pub parameter_overrides: BTreeMap<String, String>,
+    pub parameter_overrides: BTreeMap<String, ParamValue>,
+    /// A JSON file in an artifact with `Parameters`, `Tags` and `StackPolicy`; the settings
+    /// above win over it.
+    pub template_configuration: Option<TemplatePath>,
     /// The service role CloudFormation acts with, instead of the function's own role.
     pub role_arn: Option<String>,
     /// Tags for the stack (and so for its resources).
@@ -141,6 +145,143 @@ struct Raw {
     tags: Option<Value>,
     #[serde(rename = "ActionMode")]
     action_mode: Option<String>,
+    #[serde(rename = "TemplateConfiguration")]
+    template_configuration: Option<String>,
+}
+
+/// A parameter value: given, or taken from the pipeline's artifacts as the built-in action's
+/// functions take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamValue {
+    /// The value itself.
+    Literal(String),
+    /// `{"Fn::GetParam": [artifact, file, key]}`: a key of a JSON file in an input artifact.
+    GetParam {
+        /// The input artifact.
+        artifact: String,
+        /// The JSON file in it.
+        file: String,
+        /// The key in the file.
+        key: String,
+    },
+    /// `{"Fn::GetArtifactAtt": [artifact, attribute]}`: where an input artifact lies.
+    ArtifactAtt {
+        /// The input artifact.
+        artifact: String,
+        /// `BucketName`, `ObjectKey` or `URL`.
+        attribute: ArtifactAttribute,
+    },
+}
+
+/// What `Fn::GetArtifactAtt` can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactAttribute {
+    /// The artifact's bucket.
+    BucketName,
+    /// The artifact's object key.
+    ObjectKey,
+    /// The artifact's S3 URL.
+    Url,
+}
+
+/// Reads one `ParameterOverrides` value.
+fn param_value(name: &str, value: Value) -> Result<ParamValue, ParamsError> {
+    let bad = |problem: String| ParamsError::BadValue {
+        key: "ParameterOverrides".into(),
+        problem: format!("`{name}` {problem}"),
+    };
+    let strings = |args: &Value, n: usize, form: &str| -> Result<Vec<String>, ParamsError> {
+        match args.as_array() {
+            Some(list)
+                if list.len() == n
+                    && list
+                        .iter()
+                        .all(|a| a.as_str().is_some_and(|s| !s.is_empty())) =>
+            {
+                Ok(list
+                    .iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect())
+            }
+            _ => Err(bad(format!("must be written {form}"))),
+        }
+    };
+    match value {
+        Value::String(s) => Ok(ParamValue::Literal(s)),
+        Value::Number(n) => Ok(ParamValue::Literal(n.to_string())),
+        Value::Bool(b) => Ok(ParamValue::Literal(b.to_string())),
+        Value::Object(map) if map.len() == 1 => {
+            let (function, args) = map
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("is empty".into()))?;
+            match function.as_str() {
+                "Fn::GetParam" => {
+                    let a = strings(
+                        &args,
+                        3,
+                        r#"{"Fn::GetParam": ["ArtifactName", "file.json", "key"]}"#,
+                    )?;
+                    Ok(ParamValue::GetParam {
+                        artifact: a[0].clone(),
+                        file: a[1].clone(),
+                        key: a[2].clone(),
+                    })
+                }
+                "Fn::GetArtifactAtt" => {
+                    let a = strings(
+                        &args,
+                        2,
+                        r#"{"Fn::GetArtifactAtt": ["ArtifactName", "BucketName|ObjectKey|URL"]}"#,
+                    )?;
+                    let attribute = match a[1].as_str() {
+                        "BucketName" => ArtifactAttribute::BucketName,
+                        "ObjectKey" => ArtifactAttribute::ObjectKey,
+                        "URL" => ArtifactAttribute::Url,
+                        other => return Err(bad(format!("asks for `{other}`; Fn::GetArtifactAtt reads BucketName, ObjectKey or URL"))),
+                    };
+                    Ok(ParamValue::ArtifactAtt {
+                        artifact: a[0].clone(),
+                        attribute,
+                    })
+                }
+                other => Err(bad(format!(
+                    "uses `{other}`; values are strings, Fn::GetParam or Fn::GetArtifactAtt"
+                ))),
+            }
+        }
+        other => Err(bad(format!(
+            "must be a string, Fn::GetParam or Fn::GetArtifactAtt, not {}",
+            kind_of(&other)
+        ))),
+    }
+}
+
+/// Reads `ParameterOverrides`' object.
+fn object_values(value: Value) -> Result<BTreeMap<String, ParamValue>, ParamsError> {
+    let Value::Object(map) = value else {
+        return Err(ParamsError::BadValue {
+            key: "ParameterOverrides".into(),
+            problem: format!(
+                "must be an object of names to values, not {}",
+                kind_of(&value)
+            ),
+        });
+    };
+    map.into_iter()
+        .map(|(name, v)| Ok((name.clone(), param_value(&name, v)?)))
+        .collect()
+}
+
+/// Reads an `Artifact::path` setting.
+fn artifact_path(key: &'static str, path: &str) -> Result<(String, String), ParamsError> {
+    match path.split_once("::") {
+        Some((a, f)) if !a.is_empty() && !f.is_empty() => Ok((a.to_owned(), f.to_owned())),
+        _ => Err(ParamsError::BadValue {
+            key: key.into(),
+            problem: format!("`{path}` is not of the form `ArtifactName::path/in/artifact`"),
+        }),
+    }
 }
 
 /// A list, or the built-in action's comma-separated string.
@@ -290,19 +431,10 @@ impl Params {
         check_stack_name(&stack)?;
         let (path_artifact, path_file) = match raw.template_path {
             None => (None, None),
-            Some(path) => match path.split_once("::") {
-                Some((a, f)) if !a.is_empty() && !f.is_empty() => {
-                    (Some(a.to_owned()), Some(f.to_owned()))
-                }
-                _ => {
-                    return Err(ParamsError::BadValue {
-                        key: "TemplatePath".into(),
-                        problem: format!(
-                            "`{path}` is not of the form `ArtifactName::path/in/artifact`"
-                        ),
-                    })
-                }
-            },
+            Some(path) => {
+                let (a, f) = artifact_path("TemplatePath", &path)?;
+                (Some(a), Some(f))
+            }
         };
         let artifact = one_of(raw.artifact, "artifact", path_artifact, "TemplatePath")?;
         let file = one_of(raw.file, "file", path_file, "TemplatePath")?;
@@ -367,7 +499,26 @@ impl Params {
         let mut capabilities = capabilities;
         capabilities.sort();
         capabilities.dedup();
-        let parameter_overrides = string_map(raw.parameter_overrides, "ParameterOverrides")?;
+        let parameter_overrides = match raw.parameter_overrides {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::String(text)) => {
+                let parsed: Value =
+                    serde_json::from_str(&text).map_err(|e| ParamsError::BadValue {
+                        key: "ParameterOverrides".into(),
+                        problem: format!("is a string but not a JSON object ({e})"),
+                    })?;
+                object_values(parsed)?
+            }
+            Some(v) => object_values(v)?,
+        };
+        let template_configuration =
+            match raw.template_configuration.filter(|t| !t.trim().is_empty()) {
+                None => None,
+                Some(path) => {
+                    let (artifact, file) = artifact_path("TemplateConfiguration", &path)?;
+                    Some(TemplatePath { artifact, file })
+                }
+            };
         let tags = string_map(raw.tags, "Tags")?;
         if tags.len() > MAX_TAGS {
             return Err(ParamsError::BadValue {
@@ -402,6 +553,7 @@ impl Params {
             action,
             capabilities,
             parameter_overrides,
+            template_configuration,
             role_arn,
             tags,
         })
@@ -507,8 +659,8 @@ mod tests {
         );
         assert_eq!(p.capabilities, ["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"]);
         assert_eq!(
-            p.parameter_overrides.get("Replicas").map(String::as_str),
-            Some("3")
+            p.parameter_overrides.get("Replicas"),
+            Some(&ParamValue::Literal("3".into()))
         );
         assert_eq!(
             p.role_arn.as_deref(),
@@ -542,7 +694,7 @@ mod tests {
             ),
             (
                 r#"{"stack": "a", "TemplatePath": "A::t", "ParameterOverrides": {"X": {"Fn::Nope": 1}}}"#,
-                "`X` must be a string",
+                "`X` uses `Fn::Nope`",
             ),
             (
                 r#"{"stack": "a", "TemplatePath": "A::t", "RoleArn": "cfn-role"}"#,
@@ -562,6 +714,55 @@ mod tests {
             r#"{"stack": "a", "StackName": "a", "TemplatePath": "A::t", "artifact": "A"}"#
         ))
         .is_ok());
+    }
+
+    #[test]
+    fn parameter_functions_and_template_configuration_parse() {
+        let p = Params::parse(Some(
+            r#"{"stack": "a", "TemplatePath": "A::t", "TemplateConfiguration": "Config::prod.json",
+                "ParameterOverrides": {"Image": {"Fn::GetParam": ["Build", "image.json", "tag"]},
+                                       "Bucket": {"Fn::GetArtifactAtt": ["Build", "BucketName"]}}}"#,
+        ))
+        .expect("valid");
+        assert_eq!(
+            p.template_configuration,
+            Some(TemplatePath {
+                artifact: "Config".into(),
+                file: "prod.json".into()
+            })
+        );
+        assert_eq!(
+            p.parameter_overrides.get("Image"),
+            Some(&ParamValue::GetParam {
+                artifact: "Build".into(),
+                file: "image.json".into(),
+                key: "tag".into()
+            })
+        );
+        assert_eq!(
+            p.parameter_overrides.get("Bucket"),
+            Some(&ParamValue::ArtifactAtt {
+                artifact: "Build".into(),
+                attribute: ArtifactAttribute::BucketName
+            })
+        );
+        for (bad, needle) in [
+            (
+                r#"{"Fn::GetParam": ["Build", "image.json"]}"#,
+                "must be written",
+            ),
+            (
+                r#"{"Fn::GetArtifactAtt": ["Build", "Arn"]}"#,
+                "asks for `Arn`",
+            ),
+            (r#"{"Fn::Sub": "x"}"#, "uses `Fn::Sub`"),
+        ] {
+            let input = format!(
+                r#"{{"stack": "a", "TemplatePath": "A::t", "ParameterOverrides": {{"X": {bad}}}}}"#
+            );
+            let err = Params::parse(Some(&input)).expect_err(bad).to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
     }
 
     #[test]
