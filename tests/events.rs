@@ -93,7 +93,9 @@ fn the_mode_variants_say_what_they_are_named_for() {
         ["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"]
     );
     assert_eq!(
-        params.parameter_overrides.get("Env").map(String::as_str),
-        Some("prod")
+        params.parameter_overrides.get("Env"),
+        Some(&cfn_deployer::pipeline::params::ParamValue::Literal(
+            "prod".into()
+        ))
     );
 }

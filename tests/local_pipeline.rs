@@ -551,3 +551,76 @@ fn unsupported_action_modes_are_configuration_errors() {
             .assert_failed("ConfigurationError", needle);
     }
 }
+
+#[test]
+fn template_configuration_and_parameter_functions_feed_the_deploy() {
+    let moto = moto_or_skip!();
+    let config = br#"{"Parameters": {"Greeting": "from-config"}, "Tags": {"env": "prod"},
+        "StackPolicy": {"Statement": [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]}}"#;
+    let dir = project(
+        &template("x"),
+        &[
+            ("config/prod.json", config),
+            ("build/image.json", br#"{"tag": "v42"}"#),
+            ("config/bad.json", br#"{"Parameter": {}}"#),
+        ],
+    );
+    let path = dir.path().to_str().expect("path");
+    let run = |stack: &str, extra: &str| {
+        let params = format!(
+            r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::template.yaml"{extra}}}"#
+        );
+        run_local(moto, &[path, "--user-parameters", &params])
+    };
+
+    let configured = run(
+        &unique("config"),
+        r#", "TemplateConfiguration": "BuildOutput::config/prod.json""#,
+    );
+    configured.assert_succeeded();
+    assert!(
+        configured.output.contains("output Greeting = from-config"),
+        "{}",
+        configured.output
+    );
+
+    let overridden = run(
+        &unique("getparam"),
+        r#", "TemplateConfiguration": "BuildOutput::config/prod.json", "ParameterOverrides": {"Greeting": {"Fn::GetParam": ["BuildOutput", "build/image.json", "tag"]}}"#,
+    );
+    overridden.assert_succeeded();
+    assert!(
+        overridden.output.contains("output Greeting = v42"),
+        "overrides win: {}",
+        overridden.output
+    );
+
+    let located = run(
+        &unique("artifactatt"),
+        r#", "ParameterOverrides": {"Greeting": {"Fn::GetArtifactAtt": ["BuildOutput", "BucketName"]}}"#,
+    );
+    located.assert_succeeded();
+    assert!(
+        located
+            .output
+            .contains("output Greeting = cfn-deployer-local-artifacts"),
+        "{}",
+        located.output
+    );
+
+    run(&unique("nokey"), r#", "ParameterOverrides": {"Greeting": {"Fn::GetParam": ["BuildOutput", "build/image.json", "digest"]}}"#)
+        .assert_failed("ConfigurationError", "file `build/image.json` in input artifact `BuildOutput` has no text value at key `digest`");
+    run(
+        &unique("badconfig"),
+        r#", "TemplateConfiguration": "BuildOutput::config/bad.json""#,
+    )
+    .assert_failed(
+        "ConfigurationError",
+        "has unknown key `Parameter`; the known keys are Parameters, Tags, StackPolicy",
+    );
+    run(
+        &unique("noartifact"),
+        r#", "ParameterOverrides": {"Greeting": {"Fn::GetArtifactAtt": ["Source", "URL"]}}"#,
+    )
+    .assert_failed("ConfigurationError", "input artifact `Source`");
+}

@@ -37,6 +37,8 @@ pub struct DeployRequest {
     pub role_arn: Option<String>,
     /// The stack's tags.
     pub tags: BTreeMap<String, String>,
+    /// The stack policy (JSON), if any.
+    pub stack_policy: Option<String>,
     /// What to do with a stack that never worked.
     pub mode: Mode,
 }
@@ -329,6 +331,7 @@ impl Deployer {
             .set_capabilities(req.capabilities())
             .set_role_arn(req.role_arn.clone())
             .set_tags(req.tags())
+            .set_stack_policy_body(req.stack_policy.clone())
             .send()
             .await
             .map_err(|e| DeployError::new("CreateStack", &req.stack_name, e))?;
@@ -392,6 +395,7 @@ impl Deployer {
             .set_capabilities(req.capabilities())
             .set_role_arn(req.role_arn.clone())
             .set_tags(req.tags())
+            .set_stack_policy_body(req.stack_policy.clone())
             .send()
             .await
             .map_err(|e| DeployError::new("UpdateStack", &req.stack_name, e));

@@ -6,6 +6,7 @@ pub mod params;
 pub mod report;
 pub mod token;
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
@@ -13,13 +14,14 @@ use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use serde_json::Value;
 use tracing::{info, warn, Instrument};
 
-use crate::artifact::{self, ArtifactError};
+use crate::artifact::{self, ArtifactError, Location};
 use crate::deploy::{
     now_epoch, DeployError, DeployRequest, Deployer, InFlight, Operation, Outcome,
 };
 
+use self::event::Artifact;
 use self::event::{ArtifactCredentials, EventError, Job};
-use self::params::{Action, Params, ParamsError, TemplatePath};
+use self::params::{Action, ArtifactAttribute, ParamValue, Params, ParamsError, TemplatePath};
 use self::report::{Delivery, FailureKind, Report, ReportError};
 use self::token::TokenError;
 
@@ -63,6 +65,16 @@ pub enum JobError {
         #[source]
         source: ArtifactError,
     },
+    /// A configuration file in an artifact is unusable.
+    #[error("file `{file}` in input artifact `{artifact}` {problem}")]
+    ConfigFile {
+        /// The artifact.
+        artifact: String,
+        /// The file.
+        file: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// The template is not text.
     #[error("template `{file}` in input artifact `{artifact}` is not UTF-8 text: CloudFormation templates are JSON or YAML")]
     NotText {
@@ -94,7 +106,8 @@ impl JobError {
             | Self::Params(_)
             | Self::NoSuchArtifact { .. }
             | Self::NoLocation(_)
-            | Self::NoCredentials(_) => FailureKind::Configuration,
+            | Self::NoCredentials(_)
+            | Self::ConfigFile { .. } => FailureKind::Configuration,
             Self::Artifact { source, .. } if source.is_access_denied() => FailureKind::Permission,
             Self::Deploy(e) if e.is_configuration() => FailureKind::Configuration,
             Self::Deploy(e) if e.is_access_denied() => FailureKind::Permission,
@@ -412,7 +425,7 @@ impl Handler {
                     Outcome::Succeeded {
                         stack_id: flight.stack_id,
                         summary: format!("Stack `{}` is deleted", params.stack),
-                        outputs: std::collections::BTreeMap::new(),
+                        outputs: BTreeMap::new(),
                     }
                 }
             }),
@@ -448,32 +461,35 @@ impl Handler {
             Action::Deploy { template, mode } => (template, *mode),
         };
         let template_body = self.read_template(job, template).await?;
+        let resolved = self.resolve(job, params).await?;
         let request = DeployRequest {
             stack_name: params.stack.clone(),
             template_body,
             client_request_token,
-            parameters: params.parameter_overrides.clone(),
+            parameters: resolved.parameters,
             capabilities: params.capabilities.clone(),
             role_arn: params.role_arn.clone(),
-            tags: params.tags.clone(),
+            tags: resolved.tags,
+            stack_policy: resolved.stack_policy,
             mode,
         };
         Ok(self.deployer.start(&request).await?)
     }
 
-    async fn read_template(&self, job: &Job, wanted: &TemplatePath) -> Result<String, JobError> {
-        let Some(input) = job
-            .input_artifacts
-            .iter()
-            .find(|a| a.name == wanted.artifact)
-        else {
+    /// The input artifact named `name`, with its location.
+    fn input<'j>(
+        &self,
+        job: &'j Job,
+        name: &str,
+    ) -> Result<(&'j Artifact, &'j Location), JobError> {
+        let Some(input) = job.input_artifacts.iter().find(|a| a.name == name) else {
             let names: Vec<String> = job
                 .input_artifacts
                 .iter()
                 .map(|a| format!("`{}`", a.name))
                 .collect();
             return Err(JobError::NoSuchArtifact {
-                name: wanted.artifact.clone(),
+                name: name.to_owned(),
                 present: if names.is_empty() {
                     "(none)".into()
                 } else {
@@ -485,31 +501,163 @@ impl Handler {
             .location
             .as_ref()
             .ok_or_else(|| JobError::NoLocation(input.name.clone()))?;
+        Ok((input, location))
+    }
+
+    /// Reads `file` from the input artifact `artifact`, at most [`MAX_TEMPLATE_FILE`] bytes.
+    async fn read_input_file(
+        &self,
+        job: &Job,
+        artifact: &str,
+        file: &str,
+    ) -> Result<Vec<u8>, JobError> {
+        let (input, location) = self.input(job, artifact)?;
         let creds = job
             .credentials
             .as_ref()
             .ok_or_else(|| JobError::NoCredentials(input.name.clone()))?;
         let s3 = artifact_s3_client(&self.sdk, creds);
-        let (bytes, stats) = artifact::read_file(&s3, location, &wanted.file, MAX_TEMPLATE_FILE)
+        let (bytes, stats) = artifact::read_file(&s3, location, file, MAX_TEMPLATE_FILE)
             .await
             .map_err(|source| JobError::Artifact {
                 name: input.name.clone(),
                 source,
             })?;
-        info!(artifact = %input.name, file = %wanted.file, size = bytes.len(), gets = stats.gets, fetched = stats.bytes, "template read");
+        info!(artifact = %input.name, %file, size = bytes.len(), gets = stats.gets, fetched = stats.bytes, "file read from artifact");
+        Ok(bytes)
+    }
+
+    async fn read_template(&self, job: &Job, wanted: &TemplatePath) -> Result<String, JobError> {
+        let bytes = self
+            .read_input_file(job, &wanted.artifact, &wanted.file)
+            .await?;
         let text = String::from_utf8(bytes).map_err(|_| JobError::NotText {
-            artifact: input.name.clone(),
+            artifact: wanted.artifact.clone(),
             file: wanted.file.clone(),
         })?;
         if text.len() > MAX_TEMPLATE_BODY {
             return Err(JobError::TemplateTooLarge {
-                artifact: input.name.clone(),
+                artifact: wanted.artifact.clone(),
                 file: wanted.file.clone(),
                 size: text.len(),
             });
         }
         Ok(text)
     }
+
+    /// A JSON file from an input artifact, read once per invocation however often it is named.
+    async fn json_file(
+        &self,
+        job: &Job,
+        artifact: &str,
+        file: &str,
+        read: &mut HashMap<(String, String), Value>,
+    ) -> Result<Value, JobError> {
+        let key = (artifact.to_owned(), file.to_owned());
+        if let Some(doc) = read.get(&key) {
+            return Ok(doc.clone());
+        }
+        let bytes = self.read_input_file(job, artifact, file).await?;
+        let doc: Value = serde_json::from_slice(&bytes).map_err(|e| JobError::ConfigFile {
+            artifact: artifact.to_owned(),
+            file: file.to_owned(),
+            problem: format!("is not valid JSON ({e})"),
+        })?;
+        read.insert(key, doc.clone());
+        Ok(doc)
+    }
+
+    /// The parameters, tags and stack policy of a deploy: the template configuration file's,
+    /// with `ParameterOverrides` and `Tags` winning over it, and every parameter function read.
+    async fn resolve(&self, job: &Job, params: &Params) -> Result<Resolved, JobError> {
+        let mut read = HashMap::new();
+        let mut resolved = Resolved::default();
+        if let Some(config) = &params.template_configuration {
+            let doc = self
+                .json_file(job, &config.artifact, &config.file, &mut read)
+                .await?;
+            let problem = |problem: String| JobError::ConfigFile {
+                artifact: config.artifact.clone(),
+                file: config.file.clone(),
+                problem,
+            };
+            let Value::Object(doc) = doc else {
+                return Err(problem(
+                    "must hold a JSON object with Parameters, Tags and StackPolicy".into(),
+                ));
+            };
+            for (key, value) in doc {
+                match key.as_str() {
+                    "Parameters" => resolved.parameters.extend(text_map(value).map_err(|p| problem(format!("`Parameters` {p}")))?),
+                    "Tags" => resolved.tags.extend(text_map(value).map_err(|p| problem(format!("`Tags` {p}")))?),
+                    "StackPolicy" => resolved.stack_policy = Some(value.to_string()),
+                    other => return Err(problem(format!("has unknown key `{other}`; the known keys are Parameters, Tags, StackPolicy"))),
+                }
+            }
+        }
+        for (name, value) in &params.parameter_overrides {
+            let text = match value {
+                ParamValue::Literal(text) => text.clone(),
+                ParamValue::GetParam {
+                    artifact,
+                    file,
+                    key,
+                } => {
+                    let doc = self.json_file(job, artifact, file, &mut read).await?;
+                    match doc.get(key) {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
+                        _ => {
+                            return Err(JobError::ConfigFile {
+                                artifact: artifact.clone(),
+                                file: file.clone(),
+                                problem: format!("has no text value at key `{key}`, which ParameterOverrides `{name}` reads with Fn::GetParam"),
+                            })
+                        }
+                    }
+                }
+                ParamValue::ArtifactAtt {
+                    artifact,
+                    attribute,
+                } => {
+                    let (_, location) = self.input(job, artifact)?;
+                    match attribute {
+                        ArtifactAttribute::BucketName => location.bucket.clone(),
+                        ArtifactAttribute::ObjectKey => location.key.clone(),
+                        ArtifactAttribute::Url => format!(
+                            "https://{}.s3.amazonaws.com/{}",
+                            location.bucket, location.key
+                        ),
+                    }
+                }
+            };
+            resolved.parameters.insert(name.clone(), text);
+        }
+        resolved.tags.extend(params.tags.clone());
+        Ok(resolved)
+    }
+}
+
+/// The settings of a deploy once every file and function is read.
+#[derive(Debug, Default)]
+struct Resolved {
+    parameters: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    stack_policy: Option<String>,
+}
+
+/// An object of text values (numbers and booleans taken as text), or what is wrong with it.
+fn text_map(value: Value) -> Result<BTreeMap<String, String>, String> {
+    let Value::Object(map) = value else {
+        return Err("must be an object of names to values".into());
+    };
+    map.into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            v @ (Value::Number(_) | Value::Bool(_)) => Ok((k, v.to_string())),
+            _ => Err(format!("`{k}` must be text")),
+        })
+        .collect()
 }
 
 #[cfg(test)]
