@@ -634,3 +634,81 @@ async fn delete_only_deletes_and_explains_a_failed_delete() {
         "{out:?}"
     );
 }
+
+#[tokio::test]
+async fn failures_inside_nested_stacks_are_read_and_listed_first() {
+    let nested_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-api-Db-1X2Y/9a8b";
+    let nested_name = "orders-api-Db-1X2Y";
+    let done = stack(StackStatus::UpdateRollbackComplete);
+    let parent = mock!(Client::describe_stack_events)
+        .match_requests(|r| r.stack_name() == Some(ID))
+        .then_output(move || {
+            let mut embedded = event(
+                "Db",
+                "AWS::CloudFormation::Stack",
+                "UPDATE_FAILED",
+                "Embedded stack orders-api-Db-1X2Y was not successfully updated",
+                TOKEN,
+            );
+            embedded.physical_resource_id = Some(nested_id.to_owned());
+            DescribeStackEventsOutput::builder()
+                .stack_events(event(
+                    NAME,
+                    "AWS::CloudFormation::Stack",
+                    "UPDATE_ROLLBACK_COMPLETE",
+                    "",
+                    TOKEN,
+                ))
+                .stack_events(embedded)
+                .stack_events(event(
+                    NAME,
+                    "AWS::CloudFormation::Stack",
+                    "UPDATE_IN_PROGRESS",
+                    "User Initiated",
+                    TOKEN,
+                ))
+                .build()
+        });
+    let nested = mock!(Client::describe_stack_events)
+        .match_requests(move |r| r.stack_name() == Some(nested_id))
+        .then_output(move || {
+            let own = |status: &str, reason: &str| {
+                let mut e = event(
+                    nested_name,
+                    "AWS::CloudFormation::Stack",
+                    status,
+                    reason,
+                    TOKEN,
+                );
+                e.stack_name = Some(nested_name.to_owned());
+                e
+            };
+            DescribeStackEventsOutput::builder()
+                .stack_events(own(
+                    "UPDATE_FAILED",
+                    "The following resource(s) failed to update: [Instance].",
+                ))
+                .stack_events(event(
+                    "Instance",
+                    "AWS::RDS::DBInstance",
+                    "UPDATE_FAILED",
+                    "DB instance quota exceeded",
+                    TOKEN,
+                ))
+                .stack_events(own("UPDATE_IN_PROGRESS", "User Initiated"))
+                .build()
+        });
+    let d = deployer(&[&done, &parent, &nested]);
+    let out = d.poll(&flight(Operation::Update)).await.expect("poll");
+    let Outcome::Failed { message, .. } = out else {
+        panic!("{out:?}")
+    };
+    let inner = message
+        .find("Db › Instance (AWS::RDS::DBInstance) UPDATE_FAILED: DB instance quota exceeded")
+        .unwrap_or_else(|| panic!("{message}"));
+    let outer = message
+        .find("Embedded stack")
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!(inner < outer, "root cause first: {message}");
+    assert_eq!(nested.num_calls(), 1);
+}

@@ -8,7 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, StackEvent, StackStatus, Tag};
 use aws_sdk_cloudformation::Client;
@@ -582,13 +584,10 @@ impl Deployer {
                         flight.stack_name
                     ),
                 }),
-                PollStep::Failed => {
-                    let events = self.operation_events(flight).await?;
-                    Some(Outcome::Failed {
-                        stack_id: Some(flight.stack_id.clone()),
-                        message: events::explain(&flight.stack_name, status.as_str(), &events),
-                    })
-                }
+                PollStep::Failed => Some(Outcome::Failed {
+                    stack_id: Some(flight.stack_id.clone()),
+                    message: self.explain_failure(flight, status.as_str()).await?,
+                }),
             },
         )
     }
@@ -647,8 +646,7 @@ impl Deployer {
                 })
             }
             PollStep::Failed => {
-                let events = self.operation_events(flight).await?;
-                let message = events::explain(&flight.stack_name, status.as_str(), &events);
+                let message = self.explain_failure(flight, status.as_str()).await?;
                 info!(stack = %flight.stack_name, status = status.as_str(), "operation failed");
                 Ok(Outcome::Failed {
                     stack_id: Some(flight.stack_id.clone()),
@@ -656,6 +654,56 @@ impl Deployer {
                 })
             }
         }
+    }
+
+    /// Explains a failed operation from the stack's events and those of its failed nested
+    /// stacks.
+    async fn explain_failure(
+        &self,
+        flight: &InFlight,
+        status: &str,
+    ) -> Result<String, DeployError> {
+        let events = self.operation_events(flight).await?;
+        let nested = self.nested_causes(flight, &events, 1).await?;
+        Ok(events::explain(
+            &flight.stack_name,
+            status,
+            &events,
+            &nested,
+        ))
+    }
+
+    /// The cause lines of the failed nested stacks among `events`, read from their own events,
+    /// down to [`MAX_NESTING`] levels.
+    fn nested_causes<'a>(
+        &'a self,
+        flight: &'a InFlight,
+        events: &'a [StackEvent],
+        depth: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<HashMap<String, Vec<String>>, DeployError>> + Send + 'a>>
+    {
+        /// How deep nested stacks are followed.
+        const MAX_NESTING: usize = 3;
+        Box::pin(async move {
+            let mut found = HashMap::new();
+            if depth > MAX_NESTING {
+                return Ok(found);
+            }
+            for (_, id) in events::failed_nested_stacks(&flight.stack_name, events) {
+                // The nested stack's name is the ARN's middle part: stack/NAME/uuid.
+                let name = id.split('/').nth(1).unwrap_or(&id).to_owned();
+                let inner = InFlight {
+                    stack_name: name.clone(),
+                    stack_id: id.clone(),
+                    ..flight.clone()
+                };
+                let inner_events = self.operation_events(&inner).await?;
+                let deeper = self.nested_causes(&inner, &inner_events, depth + 1).await?;
+                let failures = events::failures(&name, &inner_events, &deeper);
+                found.insert(id, failures.causes);
+            }
+            Ok(found)
+        })
     }
 
     async fn newest_event(&self, stack_id: &str) -> Result<Option<StackEvent>, DeployError> {
