@@ -9,8 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
+
+use futures_util::future::BoxFuture;
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, StackEvent, StackStatus, Tag};
 use aws_sdk_cloudformation::Client;
@@ -19,6 +19,9 @@ use tracing::info;
 
 use self::status::{PollStep, StartStep};
 use crate::aws::AwsFault;
+
+/// Cause lines of failed nested stacks, by nested stack id.
+type NestedCauses = HashMap<String, Vec<String>>;
 
 /// What to deploy where.
 #[derive(Debug, Clone, Default)]
@@ -680,8 +683,7 @@ impl Deployer {
         flight: &'a InFlight,
         events: &'a [StackEvent],
         depth: usize,
-    ) -> Pin<Box<dyn Future<Output = Result<HashMap<String, Vec<String>>, DeployError>> + Send + 'a>>
-    {
+    ) -> BoxFuture<'a, Result<NestedCauses, DeployError>> {
         /// How deep nested stacks are followed.
         const MAX_NESTING: usize = 3;
         Box::pin(async move {
