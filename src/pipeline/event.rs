@@ -63,6 +63,8 @@ pub struct Job {
     pub credentials: Option<ArtifactCredentials>,
     /// Set when this job continues an earlier one.
     pub continuation_token: Option<String>,
+    /// The KMS key the pipeline encrypts its artifacts with, when it has one.
+    pub encryption_key: Option<String>,
 }
 
 /// The event could not be read as a CodePipeline job.
@@ -81,6 +83,18 @@ pub fn job_id(event: &Value) -> Option<&str> {
 
 /// Parses the event into a [`Job`].
 pub fn parse(event: Value) -> Result<Job, EventError> {
+    // `aws_lambda_events` has no field for the artifact store's key: read it from the event.
+    let encryption_key = event
+        .pointer("/CodePipeline.job/data/encryptionKey")
+        .filter(|k| {
+            k.get("type")
+                .and_then(Value::as_str)
+                .is_none_or(|t| t == "KMS")
+        })
+        .and_then(|k| k.get("id"))
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
     let parsed: CodePipelineJobEvent = serde_path_to_error::deserialize(event).map_err(|e| {
         let path = e.path().to_string();
         EventError(format!(
@@ -129,6 +143,7 @@ pub fn parse(event: Value) -> Result<Job, EventError> {
             .collect(),
         credentials,
         continuation_token: data.continuation_token.filter(|t| !t.is_empty()),
+        encryption_key,
     })
 }
 
@@ -166,6 +181,18 @@ mod tests {
         assert!(job.input_artifacts[0].location.is_some());
         assert!(job.credentials.is_some());
         assert_eq!(job.continuation_token, None);
+    }
+
+    #[test]
+    fn reads_the_artifact_stores_kms_key() {
+        let mut event = sample();
+        assert_eq!(parse(event.clone()).expect("parses").encryption_key, None);
+        event["CodePipeline.job"]["data"]["encryptionKey"] =
+            serde_json::json!({"id": "arn:aws:kms:us-east-1:1:key/k", "type": "KMS"});
+        assert_eq!(
+            parse(event).expect("parses").encryption_key.as_deref(),
+            Some("arn:aws:kms:us-east-1:1:key/k")
+        );
     }
 
     #[test]
