@@ -20,7 +20,7 @@ const TOKEN: &str = "cfn-deployer-11111111-abcd-1111-abcd-111111abcdef";
 fn request() -> DeployRequest {
     DeployRequest {
         stack_name: NAME.into(),
-        template_body: "Resources: {}".into(),
+        template: cfn_deployer::deploy::Template::Body("Resources: {}".into()),
         client_request_token: TOKEN.into(),
         ..DeployRequest::default()
     }

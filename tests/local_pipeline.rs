@@ -390,11 +390,12 @@ fn a_template_that_breaks_the_service_still_ends_the_job() {
 #[test]
 fn binary_and_oversized_templates_are_refused() {
     let moto = moto_or_skip!();
+    let huge = "# padding\n".repeat(110_000);
     let dir = project(
         "",
         &[
             ("bin.yaml", &[0xff, 0xfe, 0x00, 0x41]),
-            ("big.yaml", "# padding\n".repeat(6000).as_bytes()),
+            ("huge.yaml", huge.as_bytes()),
         ],
     );
     let path = dir.path().to_str().expect("path");
@@ -405,9 +406,41 @@ fn binary_and_oversized_templates_are_refused() {
     .assert_failed("JobFailed", "is not UTF-8 text");
     run_local(
         moto,
-        &[path, "--stack", &unique("big"), "--file", "big.yaml"],
+        &[path, "--stack", &unique("huge"), "--file", "huge.yaml"],
     )
-    .assert_failed("JobFailed", "over CloudFormation's 51200-byte limit");
+    .assert_failed(
+        "JobFailed",
+        "file `huge.yaml` in the artifact is larger than the 1048576-byte limit",
+    );
+}
+
+#[test]
+fn templates_over_the_inline_limit_go_through_s3() {
+    let moto = moto_or_skip!();
+    let padding =
+        "# a long comment line, as large generated templates have plenty of\n".repeat(900);
+    let large = format!("{}{padding}", template("large"));
+    assert!(large.len() > 51_200);
+    let dir = project(&large, &[]);
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("bigtemplate"),
+        ],
+    );
+    run.assert_succeeded();
+    assert!(
+        run.output.contains("output Greeting = large"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.contains("S3:PutObject 1"),
+        "staged once: {}",
+        run.output
+    );
 }
 
 #[test]

@@ -20,6 +20,37 @@ use tracing::info;
 use self::status::{PollStep, StartStep};
 use crate::aws::AwsFault;
 
+/// A template, passed inline or, when larger than CloudFormation takes inline, by S3 URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Template {
+    /// The text itself (at most 51,200 bytes).
+    Body(String),
+    /// An S3 URL CloudFormation reads it from (at most 1 MB).
+    Url(String),
+}
+
+impl Default for Template {
+    fn default() -> Self {
+        Self::Body(String::new())
+    }
+}
+
+impl Template {
+    fn body(&self) -> Option<String> {
+        match self {
+            Self::Body(text) => Some(text.clone()),
+            Self::Url(_) => None,
+        }
+    }
+
+    fn url(&self) -> Option<String> {
+        match self {
+            Self::Url(url) => Some(url.clone()),
+            Self::Body(_) => None,
+        }
+    }
+}
+
 /// Cause lines of failed nested stacks, by nested stack id.
 type NestedCauses = HashMap<String, Vec<String>>;
 
@@ -28,8 +59,8 @@ type NestedCauses = HashMap<String, Vec<String>>;
 pub struct DeployRequest {
     /// The stack's name.
     pub stack_name: String,
-    /// The template's text.
-    pub template_body: String,
+    /// The template.
+    pub template: Template,
     /// Idempotency token: the same token for every delivery of the same deploy, so that
     /// CloudFormation starts one operation however often the request is sent.
     pub client_request_token: String,
@@ -330,7 +361,8 @@ impl Deployer {
             .cfn
             .create_stack()
             .stack_name(&req.stack_name)
-            .template_body(&req.template_body)
+            .set_template_body(req.template.body())
+            .set_template_url(req.template.url())
             .client_request_token(&req.client_request_token)
             .set_parameters(Some(req.overrides()).filter(|p| !p.is_empty()))
             .set_capabilities(req.capabilities())
@@ -369,7 +401,8 @@ impl Deployer {
         let summary = self
             .cfn
             .get_template_summary()
-            .template_body(&req.template_body)
+            .set_template_body(req.template.body())
+            .set_template_url(req.template.url())
             .send()
             .await
             .map_err(|e| DeployError::new("GetTemplateSummary", &req.stack_name, e))?;
@@ -394,7 +427,8 @@ impl Deployer {
             .cfn
             .update_stack()
             .stack_name(&req.stack_name)
-            .template_body(&req.template_body)
+            .set_template_body(req.template.body())
+            .set_template_url(req.template.url())
             .client_request_token(&req.client_request_token)
             .set_parameters((!parameters.is_empty()).then_some(parameters))
             .set_capabilities(req.capabilities())

@@ -11,12 +11,13 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_s3::types::ServerSideEncryption;
 use serde_json::Value;
 use tracing::{info, warn, Instrument};
 
 use crate::artifact::{self, ArtifactError, Location};
 use crate::deploy::{
-    now_epoch, DeployError, DeployRequest, Deployer, InFlight, Operation, Outcome,
+    now_epoch, DeployError, DeployRequest, Deployer, InFlight, Operation, Outcome, Template,
 };
 
 use self::event::Artifact;
@@ -83,15 +84,17 @@ pub enum JobError {
         /// The file.
         file: String,
     },
-    /// The template is too large to pass inline.
-    #[error("template `{file}` in input artifact `{artifact}` is {size} bytes, over CloudFormation's {MAX_TEMPLATE_BODY}-byte limit for a template passed inline: shrink it (for example by moving nested stacks to their own templates)")]
-    TemplateTooLarge {
-        /// The artifact.
-        artifact: String,
-        /// The file.
+    /// A template too large to pass inline could not be staged in S3.
+    #[error("template `{file}` is over {MAX_TEMPLATE_BODY} bytes, so it must reach CloudFormation through S3, but writing it to {location} failed: {message}")]
+    Staging {
+        /// The template's file.
         file: String,
-        /// Its size.
-        size: usize,
+        /// Where it was to be written.
+        location: Location,
+        /// What S3 said.
+        message: String,
+        /// Whether S3 refused for lack of permission.
+        denied: bool,
     },
     /// A CloudFormation call failed.
     #[error(transparent)]
@@ -110,11 +113,12 @@ impl JobError {
             | Self::ConfigFile { .. } => FailureKind::Configuration,
             Self::Artifact { source, .. } if source.is_access_denied() => FailureKind::Permission,
             Self::Deploy(e) if e.is_configuration() => FailureKind::Configuration,
+            Self::Staging { denied: true, .. } => FailureKind::Permission,
             Self::Deploy(e) if e.is_access_denied() => FailureKind::Permission,
             Self::Token(_)
             | Self::Artifact { .. }
             | Self::NotText { .. }
-            | Self::TemplateTooLarge { .. }
+            | Self::Staging { .. }
             | Self::Deploy(_) => FailureKind::JobFailed,
         }
     }
@@ -460,11 +464,16 @@ impl Handler {
             }
             Action::Deploy { template, mode } => (template, *mode),
         };
-        let template_body = self.read_template(job, template).await?;
+        let body = self.read_template(job, template).await?;
+        let template = if body.len() > MAX_TEMPLATE_BODY {
+            Template::Url(self.stage_template(job, template, body).await?)
+        } else {
+            Template::Body(body)
+        };
         let resolved = self.resolve(job, params).await?;
         let request = DeployRequest {
             stack_name: params.stack.clone(),
-            template_body,
+            template,
             client_request_token,
             parameters: resolved.parameters,
             capabilities: params.capabilities.clone(),
@@ -535,14 +544,55 @@ impl Handler {
             artifact: wanted.artifact.clone(),
             file: wanted.file.clone(),
         })?;
-        if text.len() > MAX_TEMPLATE_BODY {
-            return Err(JobError::TemplateTooLarge {
-                artifact: wanted.artifact.clone(),
+        Ok(text)
+    }
+
+    /// Writes a template too large for CloudFormation's inline limit next to its artifact,
+    /// encrypted as the pipeline's artifacts are, and returns the URL CloudFormation reads.
+    async fn stage_template(
+        &self,
+        job: &Job,
+        wanted: &TemplatePath,
+        body: String,
+    ) -> Result<String, JobError> {
+        let (input, artifact) = self.input(job, &wanted.artifact)?;
+        let creds = job
+            .credentials
+            .as_ref()
+            .ok_or_else(|| JobError::NoCredentials(input.name.clone()))?;
+        let s3 = artifact_s3_client(&self.sdk, creds);
+        // Named by the artifact: every delivery of the job writes the same object.
+        let location = Location {
+            bucket: artifact.bucket.clone(),
+            key: format!("{}-template", artifact.key),
+        };
+        let put = s3
+            .put_object()
+            .bucket(&location.bucket)
+            .key(&location.key)
+            .body(body.into_bytes().into());
+        let put = match &job.encryption_key {
+            Some(key) => put
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(key),
+            None => put.server_side_encryption(ServerSideEncryption::Aes256),
+        };
+        if let Err(e) = put.send().await {
+            let fault = crate::aws::AwsFault::of(&e);
+            return Err(JobError::Staging {
                 file: wanted.file.clone(),
-                size: text.len(),
+                denied: matches!(fault.code.as_deref(), Some("AccessDenied" | "Forbidden")),
+                message: fault.to_text(),
+                location,
             });
         }
-        Ok(text)
+        let region = self
+            .sdk
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .unwrap_or_else(|| "us-east-1".into());
+        info!(%location, "template staged in S3 for CloudFormation");
+        Ok(s3_url(&region, &location))
     }
 
     /// A JSON file from an input artifact, read once per invocation however often it is named.
@@ -638,6 +688,26 @@ impl Handler {
     }
 }
 
+/// The virtual-hosted-style URL of an object, as CloudFormation's `TemplateURL` takes it.
+pub fn s3_url(region: &str, location: &Location) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    let key: String = location
+        .key
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    format!("https://{}.s3.{region}.{domain}/{key}", location.bucket)
+}
+
 /// The settings of a deploy once every file and function is read.
 #[derive(Debug, Default)]
 struct Resolved {
@@ -663,6 +733,22 @@ fn text_map(value: Value) -> Result<BTreeMap<String, String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn template_urls_are_virtual_hosted_and_encoded() {
+        let at = |key: &str| Location {
+            bucket: "pipeline-bucket".into(),
+            key: key.into(),
+        };
+        assert_eq!(
+            s3_url("eu-west-1", &at("orders/BuildOutpu/Ab1-template")),
+            "https://pipeline-bucket.s3.eu-west-1.amazonaws.com/orders/BuildOutpu/Ab1-template"
+        );
+        assert_eq!(
+            s3_url("cn-north-1", &at("a b+c")),
+            "https://pipeline-bucket.s3.cn-north-1.amazonaws.com.cn/a%20b%2Bc"
+        );
+    }
 
     #[test]
     fn budgets_keep_time_to_report() {
