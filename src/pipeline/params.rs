@@ -26,6 +26,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "Tags",
     "ActionMode",
     "TemplateConfiguration",
+    "OutputFileName",
 ];
 
 /// The action modes supported, as the built-in action spells them.
@@ -81,6 +82,9 @@ pub struct Params {
     /// A JSON file in an artifact with `Parameters`, `Tags` and `StackPolicy`; the settings
     /// above win over it.
     pub template_configuration: Option<TemplatePath>,
+    /// A file name: the stack's outputs, as JSON, are written to it in the first output
+    /// artifact.
+    pub output_file_name: Option<String>,
     /// The service role CloudFormation acts with, instead of the function's own role.
     pub role_arn: Option<String>,
     /// Tags for the stack (and so for its resources).
@@ -147,6 +151,8 @@ struct Raw {
     action_mode: Option<String>,
     #[serde(rename = "TemplateConfiguration")]
     template_configuration: Option<String>,
+    #[serde(rename = "OutputFileName")]
+    output_file_name: Option<String>,
 }
 
 /// A parameter value: given, or taken from the pipeline's artifacts as the built-in action's
@@ -548,12 +554,23 @@ impl Params {
                 });
             }
         }
+        let output_file_name = raw.output_file_name.filter(|n| !n.trim().is_empty());
+        if let Some(name) = &output_file_name {
+            let plain = !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
+            if !plain {
+                return Err(ParamsError::BadValue {
+                    key: "OutputFileName".into(),
+                    problem: format!("`{name}` must be a plain file name, such as outputs.json"),
+                });
+            }
+        }
         Ok(Self {
             stack,
             action,
             capabilities,
             parameter_overrides,
             template_configuration,
+            output_file_name,
             role_arn,
             tags,
         })
