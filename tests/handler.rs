@@ -216,3 +216,23 @@ async fn a_report_that_does_not_reach_codepipeline_is_an_error() {
     assert!(matches!(err, HandlerError::Report(_)), "{err}");
     assert!(down.num_calls() >= 1);
 }
+
+#[tokio::test]
+async fn an_output_file_without_an_output_artifact_is_a_configuration_error() {
+    let mut e = event("codepipeline-job-continuation.json");
+    let params = r#"{"stack": "orders-api", "artifact": "BuildOutput", "file": "template.yaml", "OutputFileName": "outputs.json"}"#;
+    e["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        params.into();
+    let done = stack(StackStatus::UpdateComplete);
+    let failure = mock!(aws_sdk_codepipeline::Client::put_job_failure_result)
+        .match_requests(|r| {
+            r.failure_details().is_some_and(|d| {
+                d.r#type() == &FailureType::ConfigurationError
+                    && d.message().contains("needs an output artifact")
+            })
+        })
+        .then_output(|| PutJobFailureResultOutput::builder().build());
+    let h = handler(&[&done], &[&failure]);
+    h.handle(e, None).await.expect("handled");
+    assert_eq!(failure.num_calls(), 1);
+}

@@ -657,3 +657,39 @@ fn template_configuration_and_parameter_functions_feed_the_deploy() {
     )
     .assert_failed("ConfigurationError", "input artifact `Source`");
 }
+
+#[test]
+fn output_file_name_writes_the_stack_outputs_into_the_output_artifact() {
+    let moto = moto_or_skip!();
+    let stack = unique("outputs");
+    let dir = project(&template("written"), &[]);
+    let params = format!(
+        r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::template.yaml", "OutputFileName": "outputs.json"}}"#
+    );
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--user-parameters",
+            &params,
+        ],
+    );
+    run.assert_succeeded();
+    assert!(
+        run.output
+            .contains("output artifact `DeployOutput`: outputs.json"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.contains(r#""Greeting": "written""#),
+        "{}",
+        run.output
+    );
+    let bad = r#"{"StackName": "x", "TemplatePath": "BuildOutput::template.yaml", "OutputFileName": "../outputs.json"}"#;
+    run_local(
+        moto,
+        &[dir.path().to_str().expect("path"), "--user-parameters", bad],
+    )
+    .assert_failed("ConfigurationError", "key `OutputFileName`");
+}

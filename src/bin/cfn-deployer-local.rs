@@ -182,6 +182,7 @@ async fn real_main() -> anyhow::Result<ExitCode> {
     }
     // The stack the parameters name, when they are valid enough to name one.
     let stack = Params::parse(Some(&user_parameters)).ok().map(|p| p.stack);
+    run::print_output_artifact(&sdk, &summary.output_artifact).await;
     if let Some(stack) = stack {
         run::print_stack(&aws_sdk_cloudformation::Client::new(&sdk), &stack).await;
     }

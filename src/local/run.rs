@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{json, Value};
+use std::io::Read as _;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -16,6 +17,9 @@ use tokio::time::Instant;
 use crate::artifact::Location;
 use crate::local::proxy::{Fault, Proxy};
 use crate::local::server::{Invocation, JobResult, Notice, Services};
+
+/// The name of the output artifact every local job declares, as an action with one would.
+pub const OUTPUT_ARTIFACT: &str = "DeployOutput";
 
 /// Lambda tries an asynchronous event this many times in all before giving up.
 const LAMBDA_ATTEMPTS: usize = 3;
@@ -89,6 +93,8 @@ pub struct Summary {
     pub cold_start: Option<Duration>,
     /// The function process's peak resident memory, in KiB (Linux), across its restarts.
     pub peak_rss_kib: Option<u64>,
+    /// Where the job's output artifact goes.
+    pub output_artifact: Location,
 }
 
 /// The local run could not go on.
@@ -216,6 +222,7 @@ pub fn job_event(
     job_id: &str,
     opts: &Options,
     location: &Location,
+    output: &Location,
     credentials: &aws_sdk_s3::config::Credentials,
     continuation_token: Option<&str>,
 ) -> Value {
@@ -229,7 +236,11 @@ pub fn job_event(
             "revision": null,
             "location": {"type": "S3", "s3Location": {"bucketName": location.bucket, "objectKey": location.key}},
         }],
-        "outputArtifacts": [],
+        "outputArtifacts": [{
+            "name": OUTPUT_ARTIFACT,
+            "revision": null,
+            "location": {"type": "S3", "s3Location": {"bucketName": output.bucket, "objectKey": output.key}},
+        }],
         "artifactCredentials": {
             "accessKeyId": credentials.access_key_id(),
             "secretAccessKey": credentials.secret_access_key(),
@@ -317,6 +328,13 @@ fn forward<R: tokio::io::AsyncRead + Unpin + Send + 'static>(stream: Option<R>) 
 pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError> {
     let location = upload(sdk, opts).await?;
     println!("artifact `{}` at {location}", opts.artifact_name);
+    let output = Location {
+        bucket: opts.bucket.clone(),
+        key: format!(
+            "local-pipeline/DeployOutp/{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..7]
+        ),
+    };
     let credentials = credentials(sdk).await?;
     let (services, mut notices) = Services::start()
         .await
@@ -376,7 +394,14 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         jobs += 1;
         let job_id = uuid::Uuid::new_v4().to_string();
         services.add_job(&job_id);
-        let event = job_event(&job_id, opts, &location, &credentials, token.as_deref());
+        let event = job_event(
+            &job_id,
+            opts,
+            &location,
+            &output,
+            &credentials,
+            token.as_deref(),
+        );
         println!(
             "job {jobs} {job_id}: {}",
             if token.is_some() {
@@ -432,6 +457,7 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
             .unwrap_or_default(),
         cold_start: function.cold_start,
         peak_rss_kib: function.peak_rss_kib,
+        output_artifact: output,
     })
 }
 
@@ -533,6 +559,45 @@ async fn deliver(
     Ok(End::NotReported(format!(
         "Lambda gave up after {LAMBDA_ATTEMPTS} attempts ({last_error}); CodePipeline would wait until the action times out"
     )))
+}
+
+/// Prints what the function wrote to the output artifact, if anything: each file in the zip,
+/// with its text when it is short.
+pub async fn print_output_artifact(sdk: &SdkConfig, location: &Location) {
+    let Ok(out) = s3_client(sdk)
+        .get_object()
+        .bucket(&location.bucket)
+        .key(&location.key)
+        .send()
+        .await
+    else {
+        return;
+    };
+    let Ok(bytes) = out.body.collect().await.map(|b| b.into_bytes()) else {
+        return;
+    };
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        println!("output artifact `{OUTPUT_ARTIFACT}` at {location} is not a zip archive");
+        return;
+    };
+    for i in 0..archive.len() {
+        let Ok(mut file) = archive.by_index(i) else {
+            continue;
+        };
+        let mut text = String::new();
+        let readable = std::io::Read::take(&mut file, 4096)
+            .read_to_string(&mut text)
+            .is_ok();
+        println!(
+            "output artifact `{OUTPUT_ARTIFACT}`: {}",
+            file.name().unwrap_or_default()
+        );
+        if readable {
+            for line in text.lines() {
+                println!("  {line}");
+            }
+        }
+    }
 }
 
 /// Prints a stack's status and outputs, as the end of a run shows them.

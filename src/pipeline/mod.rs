@@ -20,8 +20,7 @@ use crate::deploy::{
     now_epoch, DeployError, DeployRequest, Deployer, InFlight, Operation, Outcome, Template,
 };
 
-use self::event::Artifact;
-use self::event::{ArtifactCredentials, EventError, Job};
+use self::event::{Artifact, ArtifactCredentials, EventError, Job};
 use self::params::{Action, ArtifactAttribute, ParamValue, Params, ParamsError, TemplatePath};
 use self::report::{Delivery, FailureKind, Report, ReportError};
 use self::token::TokenError;
@@ -54,6 +53,11 @@ pub enum JobError {
     /// The input artifact has no S3 location.
     #[error("input artifact `{0}` has no S3 location in the job: CodePipeline artifacts must be stored in S3")]
     NoLocation(String),
+    /// `OutputFileName` is set but the action has no output artifact.
+    #[error(
+        "OutputFileName `{0}` needs an output artifact: add one to the action in the pipeline"
+    )]
+    NoOutputArtifact(String),
     /// The event carries no artifact credentials.
     #[error("the job carries no artifactCredentials, so input artifact `{0}` cannot be read")]
     NoCredentials(String),
@@ -84,11 +88,11 @@ pub enum JobError {
         /// The file.
         file: String,
     },
-    /// A template too large to pass inline could not be staged in S3.
-    #[error("template `{file}` is over {MAX_TEMPLATE_BODY} bytes, so it must reach CloudFormation through S3, but writing it to {location} failed: {message}")]
-    Staging {
-        /// The template's file.
-        file: String,
+    /// An object the job writes (a large template, the outputs file) could not be written.
+    #[error("writing {what} to {location} failed: {message}")]
+    Upload {
+        /// What was being written.
+        what: String,
         /// Where it was to be written.
         location: Location,
         /// What S3 said.
@@ -110,15 +114,16 @@ impl JobError {
             | Self::NoSuchArtifact { .. }
             | Self::NoLocation(_)
             | Self::NoCredentials(_)
-            | Self::ConfigFile { .. } => FailureKind::Configuration,
+            | Self::ConfigFile { .. }
+            | Self::NoOutputArtifact(_) => FailureKind::Configuration,
             Self::Artifact { source, .. } if source.is_access_denied() => FailureKind::Permission,
             Self::Deploy(e) if e.is_configuration() => FailureKind::Configuration,
-            Self::Staging { denied: true, .. } => FailureKind::Permission,
+            Self::Upload { denied: true, .. } => FailureKind::Permission,
             Self::Deploy(e) if e.is_access_denied() => FailureKind::Permission,
             Self::Token(_)
             | Self::Artifact { .. }
             | Self::NotText { .. }
-            | Self::Staging { .. }
+            | Self::Upload { .. }
             | Self::Deploy(_) => FailureKind::JobFailed,
         }
     }
@@ -385,7 +390,7 @@ impl Handler {
         flight: Option<InFlight>,
         until: Option<tokio::time::Instant>,
     ) -> Result<Outcome, JobError> {
-        let mut outcome = match flight {
+        let outcome = match flight {
             None => {
                 info!(stack = %params.stack, "starting deploy");
                 self.start(job, params, request_token(&job.id)).await?
@@ -393,6 +398,26 @@ impl Handler {
             Some(flight) => self.follow(job, params, flight).await?,
         };
         let stop_polling = tokio::time::Instant::now() + self.settings.poll_within;
+        let outcome = self
+            .poll_more(job, params, outcome, stop_polling, until)
+            .await?;
+        if let (Outcome::Succeeded { outputs, .. }, Some(name), Action::Deploy { .. }) =
+            (&outcome, &params.output_file_name, &params.action)
+        {
+            self.write_outputs(job, name, outputs).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Polls a running operation again while the settings and the budget allow.
+    async fn poll_more(
+        &self,
+        job: &Job,
+        params: &Params,
+        mut outcome: Outcome,
+        stop_polling: tokio::time::Instant,
+        until: Option<tokio::time::Instant>,
+    ) -> Result<Outcome, JobError> {
         while let Outcome::InProgress { flight, .. } = &outcome {
             let next = tokio::time::Instant::now() + self.settings.poll_interval;
             // A poll takes a moment too: leave it the length of one interval.
@@ -560,32 +585,14 @@ impl Handler {
             .credentials
             .as_ref()
             .ok_or_else(|| JobError::NoCredentials(input.name.clone()))?;
-        let s3 = artifact_s3_client(&self.sdk, creds);
         // Named by the artifact: every delivery of the job writes the same object.
         let location = Location {
             bucket: artifact.bucket.clone(),
             key: format!("{}-template", artifact.key),
         };
-        let put = s3
-            .put_object()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .body(body.into_bytes().into());
-        let put = match &job.encryption_key {
-            Some(key) => put
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(key),
-            None => put.server_side_encryption(ServerSideEncryption::Aes256),
-        };
-        if let Err(e) = put.send().await {
-            let fault = crate::aws::AwsFault::of(&e);
-            return Err(JobError::Staging {
-                file: wanted.file.clone(),
-                denied: matches!(fault.code.as_deref(), Some("AccessDenied" | "Forbidden")),
-                message: fault.to_text(),
-                location,
-            });
-        }
+        let what = format!("template `{}` (over {MAX_TEMPLATE_BODY} bytes, so it reaches CloudFormation through S3)", wanted.file);
+        self.put_object(job, creds, &location, body.into_bytes(), what)
+            .await?;
         let region = self
             .sdk
             .region()
@@ -593,6 +600,72 @@ impl Handler {
             .unwrap_or_else(|| "us-east-1".into());
         info!(%location, "template staged in S3 for CloudFormation");
         Ok(s3_url(&region, &location))
+    }
+
+    /// Writes `data` to `location` with the job's artifact credentials, encrypted as the
+    /// pipeline's artifacts are: with its KMS key when the job names one, else SSE-S3.
+    async fn put_object(
+        &self,
+        job: &Job,
+        creds: &ArtifactCredentials,
+        location: &Location,
+        data: Vec<u8>,
+        what: String,
+    ) -> Result<(), JobError> {
+        let s3 = artifact_s3_client(&self.sdk, creds);
+        let put = s3
+            .put_object()
+            .bucket(&location.bucket)
+            .key(&location.key)
+            .body(data.into());
+        let put = match &job.encryption_key {
+            Some(key) => put
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(key),
+            None => put.server_side_encryption(ServerSideEncryption::Aes256),
+        };
+        put.send().await.map(drop).map_err(|e| {
+            let fault = crate::aws::AwsFault::of(&e);
+            JobError::Upload {
+                what,
+                location: location.clone(),
+                denied: matches!(fault.code.as_deref(), Some("AccessDenied" | "Forbidden")),
+                message: fault.to_text(),
+            }
+        })
+    }
+
+    /// Writes the stack's outputs as JSON into the first output artifact, a zip holding the one
+    /// file `name`.
+    async fn write_outputs(
+        &self,
+        job: &Job,
+        name: &str,
+        outputs: &BTreeMap<String, String>,
+    ) -> Result<(), JobError> {
+        let artifact = job
+            .output_artifacts
+            .first()
+            .ok_or_else(|| JobError::NoOutputArtifact(name.to_owned()))?;
+        let location = artifact
+            .location
+            .as_ref()
+            .ok_or_else(|| JobError::NoLocation(artifact.name.clone()))?;
+        let creds = job
+            .credentials
+            .as_ref()
+            .ok_or_else(|| JobError::NoCredentials(artifact.name.clone()))?;
+        let json = serde_json::to_vec_pretty(outputs).unwrap_or_default();
+        let zipped = zip_one(name, &json).map_err(|e| JobError::Upload {
+            what: format!("output file `{name}`"),
+            location: location.clone(),
+            message: format!("zipping it failed: {e}"),
+            denied: false,
+        })?;
+        let what = format!("output file `{name}` (output artifact `{}`)", artifact.name);
+        self.put_object(job, creds, location, zipped, what).await?;
+        info!(artifact = %artifact.name, file = %name, outputs = outputs.len(), "stack outputs written to the output artifact");
+        Ok(())
     }
 
     /// A JSON file from an input artifact, read once per invocation however often it is named.
@@ -686,6 +759,15 @@ impl Handler {
         resolved.tags.extend(params.tags.clone());
         Ok(resolved)
     }
+}
+
+/// A zip archive holding one file.
+fn zip_one(name: &str, data: &[u8]) -> Result<Vec<u8>, zip::result::ZipError> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file(name, zip::write::SimpleFileOptions::default())?;
+    w.write_all(data)?;
+    Ok(w.finish()?.into_inner())
 }
 
 /// The virtual-hosted-style URL of an object, as CloudFormation's `TemplateURL` takes it.
