@@ -1,6 +1,7 @@
 //! The deploy engine: creates or updates one CloudFormation stack and follows the operation to
 //! its end. It knows nothing of Lambda or CodePipeline.
 
+pub mod change_set;
 pub mod events;
 pub mod status;
 
@@ -36,14 +37,14 @@ impl Default for Template {
 }
 
 impl Template {
-    fn body(&self) -> Option<String> {
+    pub(crate) fn body(&self) -> Option<String> {
         match self {
             Self::Body(text) => Some(text.clone()),
             Self::Url(_) => None,
         }
     }
 
-    fn url(&self) -> Option<String> {
+    pub(crate) fn url(&self) -> Option<String> {
         match self {
             Self::Url(url) => Some(url.clone()),
             Self::Body(_) => None,
@@ -80,7 +81,7 @@ pub struct DeployRequest {
 }
 
 impl DeployRequest {
-    fn capabilities(&self) -> Option<Vec<Capability>> {
+    pub(crate) fn capabilities(&self) -> Option<Vec<Capability>> {
         (!self.capabilities.is_empty()).then(|| {
             self.capabilities
                 .iter()
@@ -89,7 +90,7 @@ impl DeployRequest {
         })
     }
 
-    fn tags(&self) -> Option<Vec<Tag>> {
+    pub(crate) fn tags(&self) -> Option<Vec<Tag>> {
         (!self.tags.is_empty()).then(|| {
             self.tags
                 .iter()
@@ -98,7 +99,7 @@ impl DeployRequest {
         })
     }
 
-    fn overrides(&self) -> Vec<Parameter> {
+    pub(crate) fn overrides(&self) -> Vec<Parameter> {
         self.parameters
             .iter()
             .map(|(k, v)| {
@@ -125,6 +126,8 @@ pub enum Operation {
     Delete,
     /// The delete of a failed stack, to create it again once it is gone (`REPLACE_ON_FAILURE`).
     Replace,
+    /// A change set being created, for review (`CHANGE_SET_REPLACE`).
+    ChangeSet,
 }
 
 /// How a deploy treats a stack that cannot be updated.
@@ -150,6 +153,9 @@ pub struct InFlight {
     pub client_request_token: String,
     /// When the deploy started, in seconds since the Unix epoch.
     pub started: i64,
+    /// The change set followed, for [`Operation::ChangeSet`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_set: Option<String>,
 }
 
 /// Where a deploy stands after one step.
@@ -383,7 +389,7 @@ impl Deployer {
     /// The parameters for an update: the overrides, and `UsePreviousValue` for the stack's
     /// other parameters that the new template still declares. GetTemplateSummary is asked only
     /// when there are such parameters.
-    async fn update_parameters(
+    pub(crate) async fn update_parameters(
         &self,
         req: &DeployRequest,
         stack: &Stack,
@@ -513,6 +519,7 @@ impl Deployer {
             operation,
             client_request_token: req.client_request_token.clone(),
             started: now_epoch(),
+            change_set: None,
         }
     }
 
@@ -540,6 +547,7 @@ impl Deployer {
             operation,
             client_request_token: client_request_token.to_owned(),
             started: now_epoch(),
+            change_set: None,
         };
         if status == StackStatus::DeleteInProgress {
             return Ok(Outcome::InProgress {
@@ -593,6 +601,7 @@ impl Deployer {
                 operation,
                 client_request_token: client_request_token.to_owned(),
                 started: now_epoch(),
+                change_set: None,
             },
             summary: match operation {
                 Operation::Replace => {
