@@ -99,3 +99,20 @@ fn the_mode_variants_say_what_they_are_named_for() {
         ))
     );
 }
+
+#[test]
+fn the_change_set_variants_name_their_change_set() {
+    use cfn_deployer::pipeline::params::Action;
+    let action = |name: &str| {
+        let job = event::parse(load(name)).expect("job");
+        Params::parse(job.user_parameters.as_deref())
+            .expect("params")
+            .action
+    };
+    assert!(
+        matches!(action("codepipeline-job-change-set-replace.json"), Action::ChangeSetReplace { change_set, .. } if change_set == "release")
+    );
+    assert!(
+        matches!(action("codepipeline-job-change-set-execute.json"), Action::ChangeSetExecute { change_set } if change_set == "release")
+    );
+}

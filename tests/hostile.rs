@@ -156,6 +156,7 @@ proptest! {
             operation: Operation::Update,
             client_request_token: "t".into(),
             started: 0,
+            change_set: None,
         };
         let mut doc: Value = serde_json::from_str(&token::encode(&flight).expect("encodes")).expect("JSON");
         doc["v"] = json!(v);

@@ -569,12 +569,12 @@ fn delete_only_deletes_the_stack_and_an_absent_one_is_success() {
 }
 
 #[test]
-fn unsupported_action_modes_are_configuration_errors() {
+fn bad_action_modes_are_configuration_errors() {
     let moto = moto_or_skip!();
     let dir = project(&template("x"), &[]);
     let path = dir.path().to_str().expect("path");
     for (mode, needle) in [
-        ("CHANGE_SET_REPLACE", "not supported by this version"),
+        ("CHANGE_SET_REPLACE", "missing the key `ChangeSetName`"),
         ("UPSERT", "not an action mode"),
     ] {
         let params = format!(
@@ -692,4 +692,50 @@ fn output_file_name_writes_the_stack_outputs_into_the_output_artifact() {
         &[dir.path().to_str().expect("path"), "--user-parameters", bad],
     )
     .assert_failed("ConfigurationError", "key `OutputFileName`");
+}
+
+#[test]
+fn a_change_set_is_created_for_review_then_executed() {
+    let moto = moto_or_skip!();
+    let stack = unique("changeset");
+    let dir = project(&template("reviewed"), &[]);
+    let path = dir.path().to_str().expect("path");
+    let replace = format!(
+        r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::template.yaml", "ActionMode": "CHANGE_SET_REPLACE", "ChangeSetName": "release-1"}}"#
+    );
+    let created = run_local(moto, &[path, "--user-parameters", &replace]);
+    created.assert_succeeded();
+    assert!(created.output.contains("SUCCEEDED: Change set `release-1`: 2 change(s): Add Bucket (AWS::S3::Bucket); Add GreetingParameter (AWS::SSM::Parameter)"), "{}", created.output);
+    assert!(
+        created
+            .output
+            .contains(&format!("stack {stack}: REVIEW_IN_PROGRESS")),
+        "not executed: {}",
+        created.output
+    );
+
+    let execute = format!(
+        r#"{{"StackName": "{stack}", "ActionMode": "CHANGE_SET_EXECUTE", "ChangeSetName": "release-1", "OutputFileName": "out.json"}}"#
+    );
+    let executed = run_local(moto, &[path, "--user-parameters", &execute]);
+    executed.assert_succeeded();
+    assert!(
+        executed
+            .output
+            .contains(&format!("stack {stack}: CREATE_COMPLETE")),
+        "{}",
+        executed.output
+    );
+    // moto computes no outputs for a stack created by a change set; the file is still written.
+    assert!(
+        executed
+            .output
+            .contains("output artifact `DeployOutput`: out.json"),
+        "{}",
+        executed.output
+    );
+
+    let unnamed = format!(r#"{{"StackName": "{stack}", "ActionMode": "CHANGE_SET_EXECUTE"}}"#);
+    run_local(moto, &[path, "--user-parameters", &unnamed])
+        .assert_failed("ConfigurationError", "missing the key `ChangeSetName`");
 }

@@ -17,7 +17,7 @@ use tracing::{info, warn, Instrument};
 
 use crate::artifact::{self, ArtifactError, Location};
 use crate::deploy::{
-    now_epoch, DeployError, DeployRequest, Deployer, InFlight, Operation, Outcome, Template,
+    now_epoch, DeployError, DeployRequest, Deployer, InFlight, Mode, Operation, Outcome, Template,
 };
 
 use self::event::{Artifact, ArtifactCredentials, EventError, Job};
@@ -363,6 +363,7 @@ impl Handler {
             operation: Operation::Wait,
             client_request_token: request_token(&job.id),
             started: now_epoch(),
+            change_set: None,
         });
         let until = budget.map(|b| tokio::time::Instant::now() + b);
         let work = self.steps(&job, &params, flight, until);
@@ -401,8 +402,12 @@ impl Handler {
         let outcome = self
             .poll_more(job, params, outcome, stop_polling, until)
             .await?;
-        if let (Outcome::Succeeded { outputs, .. }, Some(name), Action::Deploy { .. }) =
-            (&outcome, &params.output_file_name, &params.action)
+        let deployed = matches!(
+            params.action,
+            Action::Deploy { .. } | Action::ChangeSetExecute { .. }
+        );
+        if let (Outcome::Succeeded { outputs, .. }, Some(name), true) =
+            (&outcome, &params.output_file_name, deployed)
         {
             self.write_outputs(job, name, outputs).await?;
         }
@@ -465,6 +470,7 @@ impl Handler {
                     self.start(job, params, flight.client_request_token).await
                 }
             },
+            Operation::ChangeSet => Ok(self.deployer.poll_change_set(&flight).await?),
             Operation::Create | Operation::Update => Ok(self.deployer.poll(&flight).await?),
         }
     }
@@ -487,7 +493,15 @@ impl Handler {
                     .await?;
                 return Ok(outcome);
             }
+            Action::ChangeSetExecute { change_set } => {
+                let outcome = self
+                    .deployer
+                    .execute_change_set(&params.stack, change_set, &client_request_token)
+                    .await?;
+                return Ok(outcome);
+            }
             Action::Deploy { template, mode } => (template, *mode),
+            Action::ChangeSetReplace { template, .. } => (template, Mode::CreateUpdate),
         };
         let body = self.read_template(job, template).await?;
         let template = if body.len() > MAX_TEMPLATE_BODY {
@@ -507,7 +521,14 @@ impl Handler {
             stack_policy: resolved.stack_policy,
             mode,
         };
-        Ok(self.deployer.start(&request).await?)
+        Ok(match &params.action {
+            Action::ChangeSetReplace { change_set, .. } => {
+                self.deployer
+                    .create_change_set(&request, change_set)
+                    .await?
+            }
+            _ => self.deployer.start(&request).await?,
+        })
     }
 
     /// The input artifact named `name`, with its location.

@@ -27,10 +27,17 @@ pub const KNOWN_KEYS: &[&str] = &[
     "ActionMode",
     "TemplateConfiguration",
     "OutputFileName",
+    "ChangeSetName",
 ];
 
 /// The action modes supported, as the built-in action spells them.
-pub const ACTION_MODES: &[&str] = &["CREATE_UPDATE", "REPLACE_ON_FAILURE", "DELETE_ONLY"];
+pub const ACTION_MODES: &[&str] = &[
+    "CREATE_UPDATE",
+    "REPLACE_ON_FAILURE",
+    "DELETE_ONLY",
+    "CHANGE_SET_REPLACE",
+    "CHANGE_SET_EXECUTE",
+];
 
 /// What the action does to the stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +51,18 @@ pub enum Action {
     },
     /// Delete the stack (`DELETE_ONLY`); an absent stack is success.
     Delete,
+    /// Create a change set for review, replacing one of the same name (`CHANGE_SET_REPLACE`).
+    ChangeSetReplace {
+        /// Where the template lies.
+        template: TemplatePath,
+        /// The change set's name.
+        change_set: String,
+    },
+    /// Execute a change set created earlier (`CHANGE_SET_EXECUTE`).
+    ChangeSetExecute {
+        /// The change set's name.
+        change_set: String,
+    },
 }
 
 /// The capabilities CloudFormation knows.
@@ -153,6 +172,8 @@ struct Raw {
     template_configuration: Option<String>,
     #[serde(rename = "OutputFileName")]
     output_file_name: Option<String>,
+    #[serde(rename = "ChangeSetName")]
+    change_set_name: Option<String>,
 }
 
 /// A parameter value: given, or taken from the pipeline's artifacts as the built-in action's
@@ -378,11 +399,17 @@ fn require(
 /// Checks a stack name against CloudFormation's rule: a letter, then letters, digits and
 /// hyphens, 128 characters at most.
 pub fn check_stack_name(name: &str) -> Result<(), ParamsError> {
+    check_name(name, "stack", "stack")
+}
+
+/// Checks a stack or change set name: a letter, then letters, digits and hyphens, 128
+/// characters at most.
+fn check_name(name: &str, key: &str, what: &str) -> Result<(), ParamsError> {
     let bad = |why: &str| {
         ParamsError::BadValue {
-        key: "stack".into(),
+        key: key.into(),
         problem: format!(
-            "`{name}` is not a valid stack name: {why} (a stack name starts with a letter and holds only letters, digits and hyphens, {MAX_STACK_NAME} characters at most)"
+            "`{name}` is not a valid {what} name: {why} (a {what} name starts with a letter and holds only letters, digits and hyphens, {MAX_STACK_NAME} characters at most)"
         ),
     }
     };
@@ -405,8 +432,10 @@ impl Params {
     /// The template, for the actions that deploy one.
     pub fn template(&self) -> Option<&TemplatePath> {
         match &self.action {
-            Action::Deploy { template, .. } => Some(template),
-            Action::Delete => None,
+            Action::Deploy { template, .. } | Action::ChangeSetReplace { template, .. } => {
+                Some(template)
+            }
+            Action::Delete | Action::ChangeSetExecute { .. } => None,
         }
     }
 
@@ -444,27 +473,8 @@ impl Params {
         };
         let artifact = one_of(raw.artifact, "artifact", path_artifact, "TemplatePath")?;
         let file = one_of(raw.file, "file", path_file, "TemplatePath")?;
-        let mode = match raw.action_mode.as_deref().map(str::trim) {
-            None | Some("CREATE_UPDATE") => Some(Mode::CreateUpdate),
-            Some("REPLACE_ON_FAILURE") => Some(Mode::ReplaceOnFailure),
-            Some("DELETE_ONLY") => None,
-            Some(other @ ("CHANGE_SET_REPLACE" | "CHANGE_SET_EXECUTE")) => {
-                return Err(ParamsError::BadValue {
-                    key: "ActionMode".into(),
-                    problem: format!("`{other}` is not supported by this version of cfn-deployer; the supported modes are {}", ACTION_MODES.join(", ")),
-                })
-            }
-            Some(other) => {
-                return Err(ParamsError::BadValue {
-                    key: "ActionMode".into(),
-                    problem: format!("`{other}` is not an action mode; use one of {}", ACTION_MODES.join(", ")),
-                })
-            }
-        };
-        let action = match mode {
-            // A delete needs no template.
-            None => Action::Delete,
-            Some(mode) => {
+        let template =
+            |artifact: Option<String>, file: Option<String>| -> Result<TemplatePath, ParamsError> {
                 let artifact = require(
                     artifact,
                     "artifact",
@@ -475,10 +485,44 @@ impl Params {
                     "file",
                     "the template's path inside the artifact (or `TemplatePath`)",
                 )?;
-                Action::Deploy {
-                    template: TemplatePath { artifact, file },
-                    mode,
-                }
+                Ok(TemplatePath { artifact, file })
+            };
+        let change_set = |name: Option<String>| -> Result<String, ParamsError> {
+            let name = require(
+                name,
+                "ChangeSetName",
+                "the change set's name, which the change-set modes need",
+            )?;
+            check_name(&name, "ChangeSetName", "change set")?;
+            Ok(name)
+        };
+        let action = match raw.action_mode.as_deref().map(str::trim) {
+            None | Some("CREATE_UPDATE") => Action::Deploy {
+                template: template(artifact, file)?,
+                mode: Mode::CreateUpdate,
+            },
+            Some("REPLACE_ON_FAILURE") => Action::Deploy {
+                template: template(artifact, file)?,
+                mode: Mode::ReplaceOnFailure,
+            },
+            // A delete needs no template.
+            Some("DELETE_ONLY") => Action::Delete,
+            Some("CHANGE_SET_REPLACE") => Action::ChangeSetReplace {
+                template: template(artifact, file)?,
+                change_set: change_set(raw.change_set_name)?,
+            },
+            // Executing needs only the change set: its template was given when it was created.
+            Some("CHANGE_SET_EXECUTE") => Action::ChangeSetExecute {
+                change_set: change_set(raw.change_set_name)?,
+            },
+            Some(other) => {
+                return Err(ParamsError::BadValue {
+                    key: "ActionMode".into(),
+                    problem: format!(
+                        "`{other}` is not an action mode; use one of {}",
+                        ACTION_MODES.join(", ")
+                    ),
+                })
             }
         };
         let capabilities = match raw.capabilities {

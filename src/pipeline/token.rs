@@ -89,6 +89,7 @@ mod tests {
             operation: Operation::Update,
             client_request_token: "cfn-deployer-11111111-abcd".into(),
             started: 1_700_000_000,
+            change_set: None,
         }
     }
 
