@@ -34,6 +34,7 @@ fn flight(operation: Operation) -> InFlight {
         client_request_token: TOKEN.into(),
         started: 0,
         change_set: None,
+        resources: None,
     }
 }
 
@@ -275,7 +276,10 @@ async fn a_busy_stack_is_waited_for_then_deployed() {
     let d = deployer(&[&busy, &someone_elses, &still_busy, &free]);
 
     let out = d.start(&request()).await.expect("start");
-    let Outcome::InProgress { flight: f, summary } = out else {
+    let Outcome::InProgress {
+        flight: f, summary, ..
+    } = out
+    else {
         panic!("{out:?}")
     };
     assert_eq!(f.operation, Operation::Wait);
@@ -884,4 +888,65 @@ mod change_sets {
             "{out:?}"
         );
     }
+}
+
+#[test]
+fn templates_declare_their_resource_count() {
+    use cfn_deployer::deploy::resource_count;
+    let yaml = "Resources:\n  A:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub '${AWS::StackName}-a'\n  B:\n    Type: AWS::SQS::Queue\nOutputs:\n  O:\n    Value: !GetAtt [A, Arn]\n";
+    assert_eq!(resource_count(yaml), Some(2));
+    assert_eq!(
+        resource_count(r#"{"Resources": {"A": {}, "B": {}, "C": {}}}"#),
+        Some(3)
+    );
+    assert_eq!(resource_count("Outputs: {}"), None);
+    assert_eq!(resource_count("Resources: [unclosed"), None);
+}
+
+#[tokio::test]
+async fn progress_counts_settled_resources_against_the_template() {
+    use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
+    use aws_sdk_cloudformation::types::StackResourceSummary;
+    let running = stack(StackStatus::CreateInProgress);
+    let latest = events(
+        vec![event(
+            "Queue",
+            "AWS::SQS::Queue",
+            "CREATE_IN_PROGRESS",
+            "",
+            TOKEN,
+        )],
+        None,
+    );
+    let resources = mock!(Client::list_stack_resources).then_output(|| {
+        let r = |id: &str, status: &str| {
+            StackResourceSummary::builder()
+                .logical_resource_id(id)
+                .resource_type("AWS::SQS::Queue")
+                .resource_status(ResourceStatus::from(status))
+                .last_updated_timestamp(aws_smithy_types::DateTime::from_secs(0))
+                .build()
+        };
+        ListStackResourcesOutput::builder()
+            .stack_resource_summaries(r("A", "CREATE_COMPLETE"))
+            .stack_resource_summaries(r("B", "CREATE_COMPLETE"))
+            .stack_resource_summaries(r("C", "CREATE_COMPLETE"))
+            .stack_resource_summaries(r("Queue", "CREATE_IN_PROGRESS"))
+            .build()
+    });
+    let d = deployer(&[&running, &latest, &resources]);
+    let mut f = flight(Operation::Create);
+    f.resources = Some(4);
+    let out = d.poll(&f).await.expect("poll");
+    let Outcome::InProgress {
+        summary, percent, ..
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    assert!(
+        summary.starts_with("CREATE_IN_PROGRESS: 3 of 4 resources done; latest event Queue"),
+        "{summary}"
+    );
+    assert_eq!(percent, Some(75));
 }

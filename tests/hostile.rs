@@ -152,6 +152,7 @@ proptest! {
             client_request_token: "t".into(),
             started: 0,
             change_set: None,
+            resources: None,
         };
         let mut doc: Value = serde_json::from_str(&token::encode(&flight).expect("encodes")).expect("JSON");
         doc["v"] = json!(v);

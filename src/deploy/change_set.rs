@@ -93,6 +93,7 @@ impl Deployer {
                     StartStep::Wait => {
                         let stack_id = s.stack_id().unwrap_or(&req.stack_name).to_owned();
                         return Ok(Outcome::InProgress {
+                            percent: None,
                             summary: format!("{}: waiting for the stack's current operation to end before creating change set `{name}`", st.as_str()),
                             flight: InFlight {
                                 stack_name: req.stack_name.clone(),
@@ -101,6 +102,7 @@ impl Deployer {
                                 client_request_token: req.client_request_token.clone(),
                                 started: now_epoch(),
                                 change_set: None,
+                                resources: None,
                             },
                         });
                     }
@@ -162,6 +164,7 @@ impl Deployer {
         let stack_id = out.stack_id.unwrap_or_else(|| req.stack_name.clone());
         info!(stack = %req.stack_name, change_set = %name, kind = change_type.as_str(), "change set creation started");
         Ok(Outcome::InProgress {
+            percent: None,
             flight: InFlight {
                 stack_name: req.stack_name.clone(),
                 stack_id,
@@ -169,6 +172,7 @@ impl Deployer {
                 client_request_token: req.client_request_token.clone(),
                 started: now_epoch(),
                 change_set: Some(name.to_owned()),
+                resources: None,
             },
             summary: format!("CREATE_IN_PROGRESS: creating change set `{name}`"),
         })
@@ -193,6 +197,7 @@ impl Deployer {
         let reason = out.status_reason().unwrap_or_default();
         Ok(match on_change_set(&status) {
             PollStep::InProgress => Outcome::InProgress {
+                percent: None,
                 flight: flight.clone(),
                 summary: format!("{}: creating change set `{name}`", status.as_str()),
             },
@@ -287,6 +292,7 @@ impl Deployer {
             client_request_token: client_request_token.to_owned(),
             started: now_epoch(),
             change_set: None,
+            resources: None,
         };
         match out.execution_status() {
             Some(ExecutionStatus::Available) => {}
@@ -320,6 +326,7 @@ impl Deployer {
             .map_err(|e| DeployError::new("ExecuteChangeSet", stack_name, e))?;
         info!(stack = %stack_name, change_set = %name, "change set execution started");
         Ok(Outcome::InProgress {
+            percent: None,
             summary: format!(
                 "{}: executing change set `{name}`",
                 if creating {

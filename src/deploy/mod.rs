@@ -52,6 +52,16 @@ impl Template {
     }
 }
 
+/// How many resources a template declares (JSON or YAML, CloudFormation's short-form tags
+/// included); `None` when it cannot be read, in which case progress is reported without counts.
+pub fn resource_count(template: &str) -> Option<u32> {
+    let docs = yaml_rust2::YamlLoader::load_from_str(template).ok()?;
+    match &docs.first()?["Resources"] {
+        yaml_rust2::Yaml::Hash(resources) => u32::try_from(resources.len()).ok(),
+        _ => None,
+    }
+}
+
 /// Cause lines of failed nested stacks, by nested stack id.
 type NestedCauses = HashMap<String, Vec<String>>;
 
@@ -76,6 +86,8 @@ pub struct DeployRequest {
     pub tags: BTreeMap<String, String>,
     /// The stack policy (JSON), if any.
     pub stack_policy: Option<String>,
+    /// How many resources the template declares (see [`resource_count`]), for progress.
+    pub resources: Option<u32>,
     /// What to do with a stack that never worked.
     pub mode: Mode,
 }
@@ -156,6 +168,9 @@ pub struct InFlight {
     /// The change set followed, for [`Operation::ChangeSet`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_set: Option<String>,
+    /// How many resources the template declares, to report progress against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<u32>,
 }
 
 /// Where a deploy stands after one step.
@@ -176,6 +191,8 @@ pub enum Outcome {
         flight: InFlight,
         /// One line on the latest progress.
         summary: String,
+        /// How far the operation is, from 0 to 100, when known.
+        percent: Option<u8>,
     },
     /// The deploy failed; the message says why and what to do.
     Failed {
@@ -381,6 +398,7 @@ impl Deployer {
         let stack_id = out.stack_id.unwrap_or_else(|| req.stack_name.clone());
         info!(stack = %req.stack_name, %stack_id, "stack create started");
         Ok(Outcome::InProgress {
+            percent: None,
             flight: self.flight(req, stack_id, Operation::Create),
             summary: "CREATE_IN_PROGRESS: stack create started".into(),
         })
@@ -449,6 +467,7 @@ impl Deployer {
                 let stack_id = out.stack_id.unwrap_or_else(|| stack_id.to_owned());
                 info!(stack = %req.stack_name, %stack_id, "stack update started");
                 Ok(Outcome::InProgress {
+                    percent: None,
                     flight: self.flight(req, stack_id, Operation::Update),
                     summary: "UPDATE_IN_PROGRESS: stack update started".into(),
                 })
@@ -507,6 +526,7 @@ impl Deployer {
             )
         };
         Ok(Outcome::InProgress {
+            percent: None,
             flight: self.flight(req, stack_id, operation),
             summary,
         })
@@ -514,6 +534,7 @@ impl Deployer {
 
     fn flight(&self, req: &DeployRequest, stack_id: String, operation: Operation) -> InFlight {
         InFlight {
+            resources: req.resources,
             stack_name: req.stack_name.clone(),
             stack_id,
             operation,
@@ -548,15 +569,18 @@ impl Deployer {
             client_request_token: client_request_token.to_owned(),
             started: now_epoch(),
             change_set: None,
+            resources: None,
         };
         if status == StackStatus::DeleteInProgress {
             return Ok(Outcome::InProgress {
+                percent: None,
                 flight: flight(Operation::Delete),
                 summary: "DELETE_IN_PROGRESS: following the delete under way".into(),
             });
         }
         if status::on_start(&status) == StartStep::Wait {
             return Ok(Outcome::InProgress {
+                percent: None,
                 flight: flight(Operation::Wait),
                 summary: format!(
                     "{}: waiting for the stack's current operation to end before deleting it",
@@ -595,6 +619,7 @@ impl Deployer {
             .map_err(|e| DeployError::new("DeleteStack", stack_name, e))?;
         info!(stack = %stack_name, %stack_id, ?operation, "stack delete started");
         Ok(Outcome::InProgress {
+            percent: None,
             flight: InFlight {
                 stack_name: stack_name.to_owned(),
                 stack_id: stack_id.to_owned(),
@@ -602,6 +627,7 @@ impl Deployer {
                 client_request_token: client_request_token.to_owned(),
                 started: now_epoch(),
                 change_set: None,
+                resources: None,
             },
             summary: match operation {
                 Operation::Replace => {
@@ -623,6 +649,7 @@ impl Deployer {
             match status::on_delete_poll(&status, now_epoch() - flight.started) {
                 PollStep::Succeeded => None,
                 PollStep::InProgress => Some(Outcome::InProgress {
+                    percent: None,
                     flight: flight.clone(),
                     summary: format!(
                         "{}: deleting stack `{}`",
@@ -647,6 +674,7 @@ impl Deployer {
         let status = stack_status(&stack);
         Ok(match status::on_start(&status) {
             StartStep::Wait => Some(Outcome::InProgress {
+                percent: None,
                 flight: flight.clone(),
                 summary: format!(
                     "{}: waiting for the stack's current operation to end before deploying",
@@ -681,12 +709,21 @@ impl Deployer {
             PollStep::InProgress => {
                 let latest = self.newest_event(&flight.stack_id).await?;
                 let mut summary = status.as_str().to_owned();
+                let progress = match flight.resources {
+                    Some(expected) => Some(self.progress(&flight.stack_id, expected).await?),
+                    None => None,
+                };
+                if let Some((done, total)) = progress {
+                    summary.push_str(&format!(": {done} of {total} resources done"));
+                }
                 if let Some(e) = latest {
-                    summary.push_str(": latest event ");
+                    summary.push_str("; latest event ");
                     summary.push_str(&events::describe_event(&e));
                 }
                 info!(stack = %flight.stack_name, status = status.as_str(), "operation in progress");
                 Ok(Outcome::InProgress {
+                    percent: progress
+                        .and_then(|(done, total)| u8::try_from(done * 100 / total.max(1)).ok()),
                     flight: flight.clone(),
                     summary,
                 })
@@ -749,6 +786,40 @@ impl Deployer {
             }
             Ok(found)
         })
+    }
+
+    /// Resources settled (in a `*_COMPLETE` state) out of those the template declares or the
+    /// stack lists, whichever is more.
+    async fn progress(&self, stack_id: &str, expected: u32) -> Result<(u32, u32), DeployError> {
+        /// Pages read at most (100 resources each).
+        const MAX_PAGES: usize = 5;
+        let (mut done, mut listed) = (0u32, 0u32);
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let out = self
+                .cfn
+                .list_stack_resources()
+                .stack_name(stack_id)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| DeployError::new("ListStackResources", stack_id, e))?;
+            for resource in out.stack_resource_summaries() {
+                listed += 1;
+                if resource
+                    .resource_status()
+                    .is_some_and(|s| s.as_str().ends_with("_COMPLETE"))
+                {
+                    done += 1;
+                }
+            }
+            match out.next_token {
+                Some(t) => next = Some(t),
+                None => break,
+            }
+        }
+        let total = expected.max(listed);
+        Ok((done.min(total), total))
     }
 
     async fn newest_event(&self, stack_id: &str) -> Result<Option<StackEvent>, DeployError> {
