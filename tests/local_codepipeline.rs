@@ -195,6 +195,7 @@ async fn continuation_reports_carry_token_and_progress() {
         token: "{\"v\":1}".into(),
         summary: "UPDATE_IN_PROGRESS".into(),
         external_id: "arn:stack".into(),
+        percent: Some(40),
     };
     report::send(&cp, &id, cont).await.expect("sent");
     let Some(Notice::Reported { result, .. }) = notices.recv().await else {
@@ -207,6 +208,7 @@ async fn continuation_reports_carry_token_and_progress() {
             summary: Some("UPDATE_IN_PROGRESS".into()),
             external_id: Some("arn:stack".into()),
             output_variables: None,
+            percent_complete: Some(40),
         }
     );
 }

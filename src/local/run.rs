@@ -423,9 +423,13 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
             End::Reported(JobResult::Succeeded {
                 continuation_token: Some(next),
                 summary,
+                percent_complete,
                 ..
             }) => {
-                println!("  continue: {}", summary.unwrap_or_default());
+                let percent = percent_complete
+                    .map(|p| format!(" ({p}%)"))
+                    .unwrap_or_default();
+                println!("  continue: {}{percent}", summary.unwrap_or_default());
                 if jobs > opts.max_continuations {
                     break End::NotReported(format!(
                         "the job was still running after {} continuations; CodePipeline would time the action out",

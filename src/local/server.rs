@@ -40,6 +40,8 @@ pub enum JobResult {
         external_id: Option<String>,
         /// `outputVariables`.
         output_variables: Option<Value>,
+        /// `executionDetails.percentComplete`.
+        percent_complete: Option<i64>,
     },
     /// `PutJobFailureResult`.
     Failed {
@@ -351,6 +353,7 @@ fn put_job_result(shared: &Shared, target: &str, body: &Value) -> Result<(), Api
             let continuation_token = check_len(body, "/continuationToken", 1, 2048)?;
             let summary = check_len(body, "/executionDetails/summary", 1, 2048)?;
             let external_id = check_len(body, "/executionDetails/externalExecutionId", 1, 1500)?;
+            let percent_complete = body.pointer("/executionDetails/percentComplete").and_then(Value::as_i64);
             if let Some(p) = body.pointer("/executionDetails/percentComplete") {
                 if !p.as_i64().is_some_and(|p| (0..=100).contains(&p)) {
                     return Err(invalid("executionDetails.percentComplete must be between 0 and 100"));
@@ -360,7 +363,7 @@ fn put_job_result(shared: &Shared, target: &str, body: &Value) -> Result<(), Api
             if output_variables.is_some() && continuation_token.is_some() {
                 return Err(invalid("outputVariables can only be set when the job is finished (no continuationToken)"));
             }
-            JobResult::Succeeded { continuation_token, summary, external_id, output_variables }
+            JobResult::Succeeded { continuation_token, summary, external_id, output_variables, percent_complete }
         }
         "CodePipeline_20150709.PutJobFailureResult" => {
             let kind = check_len(body, "/failureDetails/type", 1, 64)?

@@ -155,7 +155,12 @@ impl From<Outcome> for Result<Report, JobError> {
                 summary,
                 external_id: Some(stack_id),
             },
-            Outcome::InProgress { flight, summary } => Report::Continue {
+            Outcome::InProgress {
+                flight,
+                summary,
+                percent,
+            } => Report::Continue {
+                percent,
                 token: token::encode(&flight)?,
                 summary,
                 external_id: flight.stack_id,
@@ -364,6 +369,7 @@ impl Handler {
             client_request_token: request_token(&job.id),
             started: now_epoch(),
             change_set: None,
+            resources: None,
         });
         let until = budget.map(|b| tokio::time::Instant::now() + b);
         let work = self.steps(&job, &params, flight, until);
@@ -374,6 +380,7 @@ impl Handler {
                 Err(_) => {
                     warn!(stack = %params.stack, "invocation deadline near: handing back a continuation");
                     Outcome::InProgress {
+                        percent: None,
                         flight: resume,
                         summary: "paused before the invocation's time limit; continuing".into(),
                     }
@@ -504,6 +511,7 @@ impl Handler {
             Action::ChangeSetReplace { template, .. } => (template, Mode::CreateUpdate),
         };
         let body = self.read_template(job, template).await?;
+        let resources = crate::deploy::resource_count(&body);
         let template = if body.len() > MAX_TEMPLATE_BODY {
             Template::Url(self.stage_template(job, template, body).await?)
         } else {
@@ -519,6 +527,7 @@ impl Handler {
             role_arn: params.role_arn.clone(),
             tags: resolved.tags,
             stack_policy: resolved.stack_policy,
+            resources,
             mode,
         };
         Ok(match &params.action {

@@ -49,6 +49,8 @@ pub enum Report {
         summary: String,
         /// The stack id.
         external_id: String,
+        /// How far the operation is, 0 to 100, when known.
+        percent: Option<u8>,
     },
     /// The job failed.
     Failure {
@@ -84,8 +86,9 @@ pub struct ReportError {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-fn details(summary: &str, external_id: Option<&str>) -> ExecutionDetails {
+fn details(summary: &str, external_id: Option<&str>, percent: Option<u8>) -> ExecutionDetails {
     ExecutionDetails::builder()
+        .set_percent_complete(percent.map(|p| i32::from(p.min(100))))
         .summary(truncate(summary.to_owned(), MAX_SUMMARY))
         .set_external_execution_id(external_id.map(|id| truncate(id.to_owned(), MAX_EXTERNAL_ID)))
         .build()
@@ -124,7 +127,7 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
             client
                 .put_job_success_result()
                 .job_id(job_id)
-                .execution_details(details(&summary, external_id.as_deref()))
+                .execution_details(details(&summary, external_id.as_deref(), None))
                 .set_output_variables(variables(output_variables))
                 .send()
                 .await
@@ -135,13 +138,14 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
             token,
             summary,
             external_id,
+            percent,
         } => (
             "PutJobSuccessResult",
             client
                 .put_job_success_result()
                 .job_id(job_id)
                 .continuation_token(token)
-                .execution_details(details(&summary, Some(&external_id)))
+                .execution_details(details(&summary, Some(&external_id), percent))
                 .send()
                 .await
                 .map(drop)

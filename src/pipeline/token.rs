@@ -90,6 +90,7 @@ mod tests {
             client_request_token: "cfn-deployer-11111111-abcd".into(),
             started: 1_700_000_000,
             change_set: None,
+            resources: None,
         }
     }
 
