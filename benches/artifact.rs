@@ -262,6 +262,7 @@ async fn main() {
             endpoint: Some(endpoint.clone()),
             faults: Vec::new(),
             duplicate: false,
+            encryption_key_id: None,
         };
         let summary = run::run(&sdk, &opts).await.expect("deploy");
         assert!(matches!(summary.end, End::Reported(_)), "{:?}", summary.end);

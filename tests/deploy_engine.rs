@@ -950,3 +950,32 @@ async fn progress_counts_settled_resources_against_the_template() {
     );
     assert_eq!(percent, Some(75));
 }
+
+#[tokio::test]
+async fn creates_carry_the_stack_policy_tags_role_and_parameters() {
+    let missing = no_stack();
+    let create = mock!(Client::create_stack)
+        .match_requests(|r| {
+            r.stack_policy_body() == Some(r#"{"Statement":[]}"#)
+                && r.role_arn() == Some("arn:aws:iam::1:role/cfn")
+                && r.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("team") && t.value() == Some("orders"))
+                && r.parameters().iter().any(|p| {
+                    p.parameter_key() == Some("Env") && p.parameter_value() == Some("prod")
+                })
+                && r.capabilities()
+                    == [aws_sdk_cloudformation::types::Capability::CapabilityNamedIam]
+        })
+        .then_output(|| CreateStackOutput::builder().stack_id(ID).build());
+    let d = deployer(&[&missing, &create]);
+    let mut req = request();
+    req.stack_policy = Some(r#"{"Statement":[]}"#.into());
+    req.role_arn = Some("arn:aws:iam::1:role/cfn".into());
+    req.tags.insert("team".into(), "orders".into());
+    req.parameters.insert("Env".into(), "prod".into());
+    req.capabilities = vec!["CAPABILITY_NAMED_IAM".into()];
+    let out = d.start(&req).await.expect("start");
+    assert!(matches!(out, Outcome::InProgress { .. }), "{out:?}");
+    assert_eq!(create.num_calls(), 1, "the create carried every setting");
+}

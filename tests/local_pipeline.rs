@@ -739,3 +739,79 @@ fn a_change_set_is_created_for_review_then_executed() {
     run_local(moto, &[path, "--user-parameters", &unnamed])
         .assert_failed("ConfigurationError", "missing the key `ChangeSetName`");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_the_job_writes_are_encrypted_with_the_pipelines_kms_key() {
+    let moto = moto_or_skip!();
+    let key = "arn:aws:kms:us-east-1:123456789012:key/pipeline-artifacts";
+    let stack = unique("kms");
+    let padding =
+        "# a long comment line, as large generated templates have plenty of\n".repeat(900);
+    let dir = project(&format!("{}{padding}", template("sealed")), &[]);
+    let params = format!(
+        r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::template.yaml", "OutputFileName": "outputs.json"}}"#
+    );
+    let (path, m) = (
+        dir.path().to_str().expect("path").to_owned(),
+        moto.endpoint.clone(),
+    );
+    let run = tokio::task::spawn_blocking(move || {
+        common::run_local(
+            &common::Moto { endpoint: m },
+            &[
+                &path,
+                "--user-parameters",
+                &params,
+                "--encryption-key-id",
+                key,
+            ],
+        )
+    })
+    .await
+    .expect("run");
+    run.assert_succeeded();
+
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .endpoint_url(&moto.endpoint)
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let keys: Vec<String> = run
+        .output
+        .lines()
+        .filter_map(|l| l.split("s3://cfn-deployer-local-artifacts/").nth(1))
+        .map(|k| {
+            k.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(['.', ',', ')'])
+                .to_owned()
+        })
+        .collect();
+    let artifact = keys.first().expect("the input artifact's key");
+    let output = keys.get(1).expect("the output artifact's key");
+    for written in [format!("{artifact}-template"), output.clone()] {
+        let head = s3
+            .head_object()
+            .bucket("cfn-deployer-local-artifacts")
+            .key(&written)
+            .send()
+            .await
+            .expect("staged template");
+        assert_eq!(head.ssekms_key_id(), Some(key), "{written}");
+    }
+    assert!(
+        run.output
+            .contains("output artifact `DeployOutput`: outputs.json"),
+        "{}",
+        run.output
+    );
+}

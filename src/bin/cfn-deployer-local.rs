@@ -74,6 +74,9 @@ struct Cli {
     /// Deliver every job twice at the same time, as Lambda may.
     #[arg(long)]
     duplicate: bool,
+    /// Give the job an `encryptionKey`, as a pipeline whose artifact store uses this KMS key.
+    #[arg(long)]
+    encryption_key_id: Option<String>,
 }
 
 #[tokio::main]
@@ -148,6 +151,7 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         endpoint: (!cli.aws).then(|| cli.endpoint_url.clone()),
         faults: cli.faults.clone(),
         duplicate: cli.duplicate,
+        encryption_key_id: cli.encryption_key_id.clone(),
     };
     if cli.aws && !cli.faults.is_empty() {
         bail!("--fault needs an endpoint such as moto; it cannot be used with --aws");

@@ -63,6 +63,8 @@ pub struct Options {
     pub faults: Vec<Fault>,
     /// Deliver every job twice at the same time, to a function running two invocations at once.
     pub duplicate: bool,
+    /// The KMS key the simulated artifact store uses, put in the job as `encryptionKey`.
+    pub encryption_key_id: Option<String>,
 }
 
 /// How the action ended.
@@ -250,6 +252,9 @@ pub fn job_event(
     });
     if let Some(token) = continuation_token {
         data["continuationToken"] = Value::String(token.to_owned());
+    }
+    if let Some(key) = &opts.encryption_key_id {
+        data["encryptionKey"] = json!({"id": key, "type": "KMS"});
     }
     json!({"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}})
 }
@@ -580,6 +585,7 @@ pub async fn print_output_artifact(sdk: &SdkConfig, location: &Location) {
     let Ok(bytes) = out.body.collect().await.map(|b| b.into_bytes()) else {
         return;
     };
+    println!("output artifact `{OUTPUT_ARTIFACT}` at {location}");
     let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
         println!("output artifact `{OUTPUT_ARTIFACT}` at {location} is not a zip archive");
         return;
