@@ -236,3 +236,29 @@ async fn an_output_file_without_an_output_artifact_is_a_configuration_error() {
     h.handle(e, None).await.expect("handled");
     assert_eq!(failure.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn access_denied_is_reported_as_a_permission_error() {
+    let denied = mock!(aws_sdk_cloudformation::Client::describe_stacks).then_error(|| {
+        aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError::generic(
+            aws_sdk_cloudformation::error::ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("User: arn:aws:sts::1:assumed-role/cfn-deployer is not authorized to perform: cloudformation:DescribeStacks")
+                .build(),
+        )
+    });
+    let failure = mock!(aws_sdk_codepipeline::Client::put_job_failure_result)
+        .match_requests(|r| {
+            r.failure_details().is_some_and(|d| {
+                d.r#type() == &FailureType::PermissionError
+                    && d.message()
+                        .contains("not authorized to perform: cloudformation:DescribeStacks")
+            })
+        })
+        .then_output(|| PutJobFailureResultOutput::builder().build());
+    let h = handler(&[&denied], &[&failure]);
+    h.handle(event("codepipeline-job-continuation.json"), None)
+        .await
+        .expect("handled");
+    assert_eq!(failure.num_calls(), 1);
+}
