@@ -3,6 +3,14 @@
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
+/// S3 settings on top of the shared ones, path-style when a custom endpoint is set: moto,
+/// MinIO or a VPC endpoint by IP rarely serve virtual-host buckets.
+pub fn s3_config(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::config::Builder {
+    let custom_endpoint =
+        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    aws_sdk_s3::config::Builder::from(sdk).force_path_style(custom_endpoint)
+}
+
 /// The longest transport error text kept; the SDK's full context runs to kilobytes.
 const MAX_DETAIL: usize = 300;
 

@@ -123,11 +123,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LocalError {
 
 /// An S3 client with the pipeline's own credentials; path-style on a custom endpoint.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let custom = sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    let config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(custom)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    aws_sdk_s3::Client::from_conf(crate::aws::s3_config(sdk).build())
 }
 
 async fn ensure_bucket(

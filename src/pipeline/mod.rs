@@ -220,12 +220,8 @@ pub fn artifact_s3_client(sdk: &SdkConfig, creds: &ArtifactCredentials) -> aws_s
         None,
         "codepipeline-artifact",
     );
-    // A custom endpoint (moto, MinIO, a VPC endpoint by IP) rarely serves virtual-host buckets.
-    let custom_endpoint =
-        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    let config = aws_sdk_s3::config::Builder::from(sdk)
+    let config = crate::aws::s3_config(sdk)
         .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .force_path_style(custom_endpoint)
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
