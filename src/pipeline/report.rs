@@ -117,6 +117,18 @@ pub fn variables(outputs: BTreeMap<String, String>) -> Option<HashMap<String, St
 
 /// Sends `report` for `job_id`: exactly one PutJobSuccessResult or PutJobFailureResult.
 pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Delivery, ReportError> {
+    let success = |token: Option<String>, execution: ExecutionDetails, outputs| async move {
+        client
+            .put_job_success_result()
+            .job_id(job_id)
+            .set_continuation_token(token)
+            .execution_details(execution)
+            .set_output_variables(variables(outputs))
+            .send()
+            .await
+            .map(drop)
+            .map_err(Failed::from)
+    };
     let (operation, result) = match report {
         Report::Success {
             summary,
@@ -124,16 +136,14 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
             output_variables,
         } => (
             "PutJobSuccessResult",
-            client
-                .put_job_success_result()
-                .job_id(job_id)
-                .execution_details(details(&summary, external_id.as_deref(), None))
-                .set_output_variables(variables(output_variables))
-                .send()
-                .await
-                .map(drop)
-                .map_err(Failed::from),
+            success(
+                None,
+                details(&summary, external_id.as_deref(), None),
+                output_variables,
+            )
+            .await,
         ),
+        // Output variables are only for a finished job: a continuation carries none.
         Report::Continue {
             token,
             summary,
@@ -141,15 +151,12 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
             percent,
         } => (
             "PutJobSuccessResult",
-            client
-                .put_job_success_result()
-                .job_id(job_id)
-                .continuation_token(token)
-                .execution_details(details(&summary, Some(&external_id), percent))
-                .send()
-                .await
-                .map(drop)
-                .map_err(Failed::from),
+            success(
+                Some(token),
+                details(&summary, Some(&external_id), percent),
+                BTreeMap::new(),
+            )
+            .await,
         ),
         Report::Failure {
             kind,
