@@ -89,6 +89,24 @@ fn events(list: Vec<StackEvent>, next: Option<&'static str>) -> Rule {
     })
 }
 
+/// CreateStack refused because the stack exists, built as the SDK's deserializer builds it:
+/// with the error's metadata.
+fn create_lost_to_another() -> Rule {
+    mock!(Client::create_stack).then_error(|| {
+        CreateStackError::AlreadyExistsException(
+            aws_sdk_cloudformation::types::error::AlreadyExistsException::builder()
+                .message("Stack [orders-api] already exists")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("AlreadyExistsException")
+                        .message("Stack [orders-api] already exists")
+                        .build(),
+                )
+                .build(),
+        )
+    })
+}
+
 fn deployer(rules: &[&Rule]) -> Deployer {
     Deployer::new(mock_client!(
         aws_sdk_cloudformation,
@@ -321,20 +339,7 @@ async fn a_second_delivery_follows_the_operation_the_first_started() {
 #[tokio::test]
 async fn a_create_race_lost_to_another_delivery_is_followed() {
     let missing = no_stack();
-    let exists = mock!(Client::create_stack).then_error(|| {
-        CreateStackError::AlreadyExistsException(
-            // Built as the SDK's deserializer builds it: with the error's metadata.
-            aws_sdk_cloudformation::types::error::AlreadyExistsException::builder()
-                .message("Stack [orders-api] already exists")
-                .meta(
-                    ErrorMetadata::builder()
-                        .code("AlreadyExistsException")
-                        .message("Stack [orders-api] already exists")
-                        .build(),
-                )
-                .build(),
-        )
-    });
+    let exists = create_lost_to_another();
     let busy = stack(StackStatus::CreateInProgress);
     let ours = events(
         vec![event(
@@ -407,18 +412,7 @@ async fn access_denied_is_classified() {
 #[tokio::test]
 async fn after_losing_a_race_nothing_more_is_started() {
     let missing = no_stack();
-    let exists = mock!(Client::create_stack).then_error(|| {
-        CreateStackError::AlreadyExistsException(
-            aws_sdk_cloudformation::types::error::AlreadyExistsException::builder()
-                .message("Stack [orders-api] already exists")
-                .meta(
-                    ErrorMetadata::builder()
-                        .code("AlreadyExistsException")
-                        .build(),
-                )
-                .build(),
-        )
-    });
+    let exists = create_lost_to_another();
     // The other delivery's create already finished, under a token that is not this one's.
     let settled = stack(StackStatus::CreateComplete);
     let theirs = events(
