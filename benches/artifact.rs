@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
-use cfn_deployer::artifact::{read_file, Location};
-use cfn_deployer::local::run::{self, End, Options, Source};
-use cfn_deployer::local::server::{Notice, Services};
+use cfn_deployer_artifact::{read_file, Location};
+use cfn_deployer_local::run::{self, End, Options, Source};
+use cfn_deployer_local::server::{Notice, Services};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 

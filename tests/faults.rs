@@ -1,7 +1,8 @@
 //! Faults injected between the function and moto: transient ones are retried within the
 //! invocation, permanent ones fail the job with the AWS message; every job is reported once.
 
-mod common;
+use cfn_deployer_testkit as common;
+use cfn_deployer_testkit::moto_or_skip;
 
 use common::{project, run_local, template, unique, Run};
 

@@ -1,6 +1,9 @@
 //! The whole handler with mocked AWS clients: each invocation makes exactly one PutJob* call
 //! that tells the truth, and an unreported job is returned as an error so Lambda retries it.
 
+// The SDK futures nest deeply; computing their layout needs more than the default depth.
+#![recursion_limit = "256"]
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
 use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
@@ -12,8 +15,8 @@ use aws_sdk_codepipeline::operation::put_job_success_result::{
 };
 use aws_sdk_codepipeline::types::FailureType;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use cfn_deployer::pipeline::report::Delivery;
-use cfn_deployer::pipeline::{Handler, HandlerError};
+use cfn_deployer::{Handler, HandlerError};
+use cfn_deployer_job::{Delivery, Runner};
 use serde_json::Value;
 
 const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:111111111111:stack/orders-api/5e2c1c50-8c0b-11ee-b9d1-0242ac120002";
@@ -32,8 +35,10 @@ fn sdk() -> SdkConfig {
 
 fn handler(cfn: &[&Rule], cp: &[&Rule]) -> Handler {
     Handler::new(
-        sdk(),
-        mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, cfn),
+        Runner::new(
+            sdk(),
+            mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, cfn),
+        ),
         mock_client!(aws_sdk_codepipeline, RuleMode::Sequential, cp),
     )
 }

@@ -1,7 +1,8 @@
 //! The real function binary, run by the local pipeline against moto: deploys, and every way a
 //! job can fail, each ending in exactly one truthful report with no secret in any output.
 
-mod common;
+use cfn_deployer_testkit as common;
+use cfn_deployer_testkit::moto_or_skip;
 
 use common::{project, run_local, template, unique, write};
 
@@ -193,7 +194,7 @@ fn bad_parameters_fail_as_configuration_errors_naming_the_key() {
         ),
         (
             r#"{"stack": "demo", "artifact": "BuildOutput", "file": "template.yaml", "region": "x"}"#,
-            "unknown key `region`; the known keys are: stack, artifact, file, StackName, TemplatePath",
+            "unknown field `region`, expected one of `stack`, `artifact`, `file`, `TemplatePath`",
         ),
         (
             r#"{"stack": "demo", "StackName": "other", "artifact": "BuildOutput", "file": "template.yaml"}"#,

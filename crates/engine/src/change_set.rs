@@ -1,0 +1,389 @@
+//! Change sets: creating one for review (`CHANGE_SET_REPLACE`), with a readable summary of what
+//! it would change, and executing one (`CHANGE_SET_EXECUTE`).
+
+use aws_sdk_cloudformation::types::{
+    Change, ChangeAction, ChangeSetStatus, ChangeSetType, ExecutionStatus, StackStatus,
+};
+use tracing::info;
+
+use crate::error::{is_missing_change_set, DeployError, StepError};
+use crate::flight::{InFlight, Operation};
+use crate::outcome::{Failure, Outcome, Remedy};
+use crate::plan::{Inputs, Plan};
+use crate::start::{stack_request, Lazy};
+use crate::status::{self, PollStep, StartStep};
+use crate::{stack_status, Deployer};
+
+/// CloudFormation fails a change set that would change nothing, saying "The submitted
+/// information didn't contain changes." (or, for some updates, "No updates are to be
+/// performed."); there is no error code for it. Such a change set is a success: nothing to do.
+pub fn is_empty_change_set(reason: &str) -> bool {
+    reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
+}
+
+/// What a change set's status means while it is being created.
+pub fn on_change_set(status: &ChangeSetStatus) -> PollStep {
+    match status {
+        // Still being computed.
+        ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress => PollStep::InProgress,
+        // Ready for review.
+        ChangeSetStatus::CreateComplete => PollStep::Succeeded,
+        // Could not be created (or would change nothing: see `is_empty_change_set`).
+        ChangeSetStatus::Failed => PollStep::Failed,
+        // Deleted while being followed, or a status newer than this build.
+        _ => PollStep::Failed,
+    }
+}
+
+/// One line per change: `Add Queue (AWS::SQS::Queue)`, `Modify Bucket (AWS::S3::Bucket),
+/// replacement: True`, `Remove Topic (AWS::SNS::Topic)`; within `max` characters.
+pub fn summarize(name: &str, changes: &[Change], more: bool, max: usize) -> String {
+    let lines: Vec<String> = changes
+        .iter()
+        .filter_map(|c| c.resource_change())
+        .map(|rc| {
+            let action = match rc.action() {
+                Some(ChangeAction::Add) => "Add",
+                Some(ChangeAction::Modify) => "Modify",
+                Some(ChangeAction::Remove) => "Remove",
+                Some(ChangeAction::Import) => "Import",
+                Some(ChangeAction::Dynamic) => "Dynamic",
+                _ => "Change",
+            };
+            let mut line = format!(
+                "{action} {} ({})",
+                rc.logical_resource_id().unwrap_or("?"),
+                rc.resource_type().unwrap_or("?")
+            );
+            if rc.action() == Some(&ChangeAction::Modify) {
+                line.push_str(&format!(
+                    ", replacement: {}",
+                    rc.replacement().map(|r| r.as_str()).unwrap_or("?")
+                ));
+            }
+            line
+        })
+        .collect();
+    let count = if more {
+        format!("{}+", lines.len())
+    } else {
+        lines.len().to_string()
+    };
+    let text = format!(
+        "Change set `{name}`: {count} change(s): {}",
+        lines.join("; ")
+    );
+    cfn_deployer_aws::truncate(text, max)
+}
+
+impl Deployer {
+    /// Creates the change set `name` for `plan` (replacing one of the same name), to be
+    /// followed with [`Deployer::poll_change_set`].
+    pub(crate) async fn create_change_set<I: Inputs>(
+        &self,
+        plan: &Plan,
+        name: &str,
+        inputs: &mut Lazy<'_, I>,
+    ) -> Result<Outcome, StepError<I::Error>> {
+        let stack = self.describe(&plan.stack_name).await?;
+        let change_type = match &stack {
+            None => ChangeSetType::Create,
+            Some(s) => match stack_status(s) {
+                // A stack that only ever had change sets is still created by one.
+                StackStatus::ReviewInProgress => ChangeSetType::Create,
+                st => match status::on_start(&st) {
+                    StartStep::Update => ChangeSetType::Update,
+                    StartStep::Create => ChangeSetType::Create,
+                    StartStep::Wait => {
+                        let stack_id = s.stack_id().unwrap_or(&plan.stack_name).to_owned();
+                        return Ok(Outcome::in_progress(
+                            InFlight::new(plan, stack_id, Operation::Wait),
+                            format!("{}: waiting for the stack's current operation to end before creating change set `{name}`", st.as_str()),
+                        ));
+                    }
+                    StartStep::Blocked(blocker) => {
+                        return Ok(Outcome::Failed(
+                            Failure::deploy(
+                                s.stack_id().map(str::to_owned),
+                                format!(
+                                    "Stack `{}` is {}: {}",
+                                    plan.stack_name,
+                                    st.as_str(),
+                                    blocker.why
+                                ),
+                            )
+                            .with(blocker.remedies),
+                        ))
+                    }
+                },
+            },
+        };
+        let prepared = inputs.get(plan).await?;
+        let parameters = match &stack {
+            Some(s) if change_type == ChangeSetType::Update => {
+                self.update_parameters(plan, prepared, s).await?
+            }
+            _ => prepared.overrides(),
+        };
+        let create = || {
+            stack_request!(
+                self.cfn.create_change_set(),
+                plan,
+                prepared,
+                parameters.clone()
+            )
+            .change_set_name(name)
+            .change_set_type(change_type.clone())
+            .client_token(&plan.client_request_token)
+            .send()
+        };
+        let out = match create().await {
+            Ok(out) => out,
+            Err(e) => {
+                let err = DeployError::new("CreateChangeSet", &plan.stack_name, e);
+                if err.code() != Some("AlreadyExistsException") {
+                    return Err(err.into());
+                }
+                // A change set of this name exists: replace it.
+                info!(stack = %plan.stack_name, change_set = %name, "replacing the change set of the same name");
+                self.cfn
+                    .delete_change_set()
+                    .stack_name(&plan.stack_name)
+                    .change_set_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| DeployError::new("DeleteChangeSet", &plan.stack_name, e))?;
+                create()
+                    .await
+                    .map_err(|e| DeployError::new("CreateChangeSet", &plan.stack_name, e))?
+            }
+        };
+        let stack_id = out.stack_id.unwrap_or_else(|| plan.stack_name.clone());
+        info!(stack = %plan.stack_name, change_set = %name, kind = change_type.as_str(), "change set creation started");
+        Ok(Outcome::in_progress(
+            InFlight::new(plan, stack_id, Operation::ChangeSet).on_change_set(name),
+            format!("CREATE_IN_PROGRESS: creating change set `{name}`"),
+        ))
+    }
+
+    /// Follows the creation of a change set: its summary once ready, success with "no changes"
+    /// when it would change nothing.
+    pub(crate) async fn poll_change_set(&self, flight: &InFlight) -> Result<Outcome, DeployError> {
+        let name = flight.change_set.clone().unwrap_or_default();
+        let out = self
+            .cfn
+            .describe_change_set()
+            .stack_name(&flight.stack_id)
+            .change_set_name(&name)
+            .send()
+            .await
+            .map_err(|e| DeployError::new("DescribeChangeSet", &flight.stack_name, e))?;
+        let status = out
+            .status()
+            .cloned()
+            .unwrap_or_else(|| ChangeSetStatus::from("UNKNOWN"));
+        let reason = out.status_reason().unwrap_or_default();
+        Ok(match on_change_set(&status) {
+            PollStep::InProgress => Outcome::in_progress(
+                flight.clone(),
+                format!("{}: creating change set `{name}`", status.as_str()),
+            ),
+            PollStep::Succeeded => {
+                let summary = summarize(
+                    &name,
+                    out.changes(),
+                    out.next_token().is_some(),
+                    super::events::MAX_EXPLANATION / 2,
+                );
+                info!(stack = %flight.stack_name, change_set = %name, "change set ready");
+                Outcome::Succeeded {
+                    stack_id: flight.stack_id.clone(),
+                    summary,
+                    outputs: Default::default(),
+                }
+            }
+            PollStep::Failed if is_empty_change_set(reason) => {
+                info!(stack = %flight.stack_name, change_set = %name, "change set is empty: no changes");
+                Outcome::Succeeded {
+                    stack_id: flight.stack_id.clone(),
+                    summary: format!(
+                        "Change set `{name}` for stack `{}` has no changes",
+                        flight.stack_name
+                    ),
+                    outputs: Default::default(),
+                }
+            }
+            PollStep::Failed => Outcome::Failed(Failure::deploy(
+                Some(flight.stack_id.clone()),
+                format!(
+                    "Change set `{name}` for stack `{}` is {}: {reason}",
+                    flight.stack_name,
+                    status.as_str()
+                ),
+            )),
+        })
+    }
+
+    /// Executes the change set `name`, to be followed as a create or update.
+    pub(crate) async fn execute_change_set(
+        &self,
+        plan: &Plan,
+        name: &str,
+    ) -> Result<Outcome, DeployError> {
+        let stack_name = &plan.stack_name;
+        let described = self
+            .cfn
+            .describe_change_set()
+            .stack_name(stack_name)
+            .change_set_name(name)
+            .send()
+            .await;
+        let out = match described {
+            Ok(out) => out,
+            Err(e) => {
+                let err = DeployError::new("DescribeChangeSet", stack_name, e);
+                if is_missing_change_set(&err) {
+                    return Ok(Outcome::Failed(
+                        Failure::deploy(
+                            None,
+                            format!("Stack `{stack_name}` has no change set `{name}`"),
+                        )
+                        .with(&[Remedy::CreateChangeSet]),
+                    ));
+                }
+                return Err(err);
+            }
+        };
+        let stack_id = out.stack_id().unwrap_or(stack_name).to_owned();
+        let reason = out.status_reason().unwrap_or_default();
+        if out.status() == Some(&ChangeSetStatus::Failed) && is_empty_change_set(reason) {
+            return Ok(Outcome::Succeeded {
+                stack_id,
+                summary: format!("Change set `{name}` has no changes: nothing to execute"),
+                outputs: Default::default(),
+            });
+        }
+        let stack = self.describe(&stack_id).await?;
+        let creating = stack
+            .as_ref()
+            .is_some_and(|s| stack_status(s) == StackStatus::ReviewInProgress);
+        let operation = if creating {
+            Operation::Create
+        } else {
+            Operation::Update
+        };
+        let flight = InFlight::new(plan, stack_id.clone(), operation);
+        match out.execution_status() {
+            Some(ExecutionStatus::Available) => {}
+            // Executed already, by an earlier delivery of this job or by hand: follow it.
+            Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete) => {
+                return self.poll(&flight).await;
+            }
+            other => {
+                return Ok(Outcome::Failed(Failure::deploy(
+                    Some(stack_id),
+                    format!(
+                        "Change set `{name}` cannot be executed: it is {} ({}){}",
+                        out.status().map(|s| s.as_str()).unwrap_or("?"),
+                        other.map(|s| s.as_str()).unwrap_or("?"),
+                        if reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {reason}")
+                        }
+                    ),
+                )))
+            }
+        }
+        self.cfn
+            .execute_change_set()
+            .stack_name(stack_name)
+            .change_set_name(name)
+            .client_request_token(&plan.client_request_token)
+            .send()
+            .await
+            .map_err(|e| DeployError::new("ExecuteChangeSet", stack_name, e))?;
+        info!(stack = %stack_name, change_set = %name, "change set execution started");
+        Ok(Outcome::in_progress(
+            flight,
+            format!(
+                "{}: executing change set `{name}`",
+                if creating {
+                    "CREATE_IN_PROGRESS"
+                } else {
+                    "UPDATE_IN_PROGRESS"
+                }
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::{Replacement, ResourceChange};
+
+    #[test]
+    fn empty_change_sets_are_recognised() {
+        assert!(is_empty_change_set("The submitted information didn't contain changes. Submit different information to create a change set."));
+        assert!(is_empty_change_set("No updates are to be performed."));
+        assert!(!is_empty_change_set(
+            "Template format error: Unresolved resource dependencies [X]"
+        ));
+    }
+
+    #[test]
+    fn summaries_name_each_change() {
+        let change =
+            |action: ChangeAction, id: &str, kind: &str, replacement: Option<Replacement>| {
+                Change::builder()
+                    .resource_change(
+                        ResourceChange::builder()
+                            .action(action)
+                            .logical_resource_id(id)
+                            .resource_type(kind)
+                            .set_replacement(replacement)
+                            .build(),
+                    )
+                    .build()
+            };
+        let changes = [
+            change(ChangeAction::Add, "Queue", "AWS::SQS::Queue", None),
+            change(
+                ChangeAction::Modify,
+                "Bucket",
+                "AWS::S3::Bucket",
+                Some(Replacement::True),
+            ),
+            change(ChangeAction::Remove, "Topic", "AWS::SNS::Topic", None),
+        ];
+        let text = summarize("release-42", &changes, false, 2048);
+        assert_eq!(
+            text,
+            "Change set `release-42`: 3 change(s): Add Queue (AWS::SQS::Queue); Modify Bucket (AWS::S3::Bucket), replacement: True; Remove Topic (AWS::SNS::Topic)"
+        );
+        let many: Vec<Change> = changes.iter().cycle().take(300).cloned().collect();
+        assert!(summarize("x", &many, true, 300).chars().count() <= 300);
+    }
+
+    #[test]
+    fn change_set_statuses() {
+        assert_eq!(
+            on_change_set(&ChangeSetStatus::CreatePending),
+            PollStep::InProgress
+        );
+        assert_eq!(
+            on_change_set(&ChangeSetStatus::CreateInProgress),
+            PollStep::InProgress
+        );
+        assert_eq!(
+            on_change_set(&ChangeSetStatus::CreateComplete),
+            PollStep::Succeeded
+        );
+        assert_eq!(on_change_set(&ChangeSetStatus::Failed), PollStep::Failed);
+        assert_eq!(
+            on_change_set(&ChangeSetStatus::DeleteComplete),
+            PollStep::Failed
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! The deploy engine: creates, updates, replaces or deletes one CloudFormation stack, or
+//! creates and executes its change sets, and follows the operation to its end, one step at a
+//! time. Each step returns where the deploy stands as data ([`Outcome`]): done, under way
+//! (with an [`InFlight`] to resume from), or failed (with the stack's own reasons and the
+//! [`Remedy`]s that apply).
+//!
+//! It knows CloudFormation only. It must never know Lambda, CodePipeline, Step Functions,
+//! artifacts or how a front words its advice: templates and their settings arrive through
+//! [`Inputs`], and remedies leave as data.
+
+mod advance;
+pub mod change_set;
+mod delete;
+mod error;
+pub mod events;
+mod flight;
+mod follow;
+mod outcome;
+mod plan;
+mod start;
+pub mod status;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudformation::types::{Stack, StackStatus};
+use aws_sdk_cloudformation::Client;
+
+pub use advance::Pace;
+pub use error::{DeployError, StepError};
+pub use flight::{InFlight, Operation};
+pub use outcome::{Failure, FailureKind, Outcome, Remedy};
+pub use plan::{Action, Inputs, Mode, Plan, Prepared, Template, MAX_TEMPLATE_BODY};
+
+/// The seconds since the Unix epoch, now.
+pub fn now_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// Deploys stacks with one CloudFormation client.
+#[derive(Debug, Clone)]
+pub struct Deployer {
+    cfn: Client,
+}
+
+impl Deployer {
+    /// Wraps a CloudFormation client.
+    pub fn new(cfn: Client) -> Self {
+        Self { cfn }
+    }
+
+    /// Describes a stack by name or id; `None` when it does not exist.
+    pub async fn describe(&self, stack: &str) -> Result<Option<Stack>, DeployError> {
+        match self.cfn.describe_stacks().stack_name(stack).send().await {
+            Ok(out) => Ok(out.stacks.unwrap_or_default().into_iter().next()),
+            Err(e) => {
+                let err = DeployError::new("DescribeStacks", stack, e);
+                if error::is_missing_stack(&err) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+/// A stack's outputs, by key.
+pub(crate) fn outputs(stack: &Stack) -> BTreeMap<String, String> {
+    stack
+        .outputs()
+        .iter()
+        .filter_map(|o| {
+            Some((
+                o.output_key()?.to_owned(),
+                o.output_value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+pub(crate) fn stack_status(stack: &Stack) -> StackStatus {
+    stack
+        .stack_status()
+        .cloned()
+        .unwrap_or_else(|| StackStatus::from("UNKNOWN"))
+}
+
+pub(crate) fn status_text(stack: Option<&Stack>) -> String {
+    stack
+        .map(|s| stack_status(s).as_str().to_owned())
+        .unwrap_or_else(|| "absent".into())
+}

@@ -1,0 +1,171 @@
+//! What a deploy is asked to do ([`Plan`]), and what it needs once an operation is about to
+//! start ([`Prepared`], read through [`Inputs`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, Tag};
+
+/// What the deploy does to the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Create or update the stack from a template.
+    Deploy {
+        /// What to do with a stack that never worked.
+        mode: Mode,
+    },
+    /// Delete the stack; an absent stack is success.
+    Delete,
+    /// Create a change set for review, replacing one of the same name.
+    ChangeSetReplace {
+        /// The change set's name.
+        change_set: String,
+    },
+    /// Execute a change set created earlier.
+    ChangeSetExecute {
+        /// The change set's name.
+        change_set: String,
+    },
+}
+
+impl Action {
+    /// Whether the action reads a template.
+    pub fn needs_template(&self) -> bool {
+        matches!(self, Self::Deploy { .. } | Self::ChangeSetReplace { .. })
+    }
+
+    /// Whether success leaves a deployed stack whose outputs are worth passing on.
+    pub fn deploys(&self) -> bool {
+        matches!(self, Self::Deploy { .. } | Self::ChangeSetExecute { .. })
+    }
+}
+
+/// How a deploy treats a stack that cannot be updated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Create or update; a stack that never worked is an error.
+    #[default]
+    CreateUpdate,
+    /// Create or update; a stack that never worked is deleted and created again.
+    ReplaceOnFailure,
+}
+
+/// A deploy as asked for, validated by the front that took it; everything read from files
+/// comes later, through [`Inputs`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The stack's name.
+    pub stack_name: String,
+    /// What to do to it.
+    pub action: Action,
+    /// Idempotency token: the same for every delivery of the same deploy, so that
+    /// CloudFormation starts one operation however often the request is sent.
+    pub client_request_token: String,
+    /// Capabilities acknowledged (`CAPABILITY_IAM`, …).
+    pub capabilities: Vec<String>,
+    /// The service role CloudFormation acts with.
+    pub role_arn: Option<String>,
+}
+
+impl Default for Action {
+    fn default() -> Self {
+        Self::Deploy {
+            mode: Mode::CreateUpdate,
+        }
+    }
+}
+
+/// A template, passed inline or, when larger than CloudFormation takes inline, by S3 URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Template {
+    /// The text itself (at most [`MAX_TEMPLATE_BODY`] bytes).
+    Body(String),
+    /// An S3 URL CloudFormation reads it from (at most 1 MB).
+    Url(String),
+}
+
+/// The largest template CloudFormation accepts inline (`TemplateBody`).
+pub const MAX_TEMPLATE_BODY: usize = 51_200;
+
+impl Default for Template {
+    fn default() -> Self {
+        Self::Body(String::new())
+    }
+}
+
+impl Template {
+    pub(crate) fn body(&self) -> Option<String> {
+        match self {
+            Self::Body(text) => Some(text.clone()),
+            Self::Url(_) => None,
+        }
+    }
+
+    pub(crate) fn url(&self) -> Option<String> {
+        match self {
+            Self::Url(url) => Some(url.clone()),
+            Self::Body(_) => None,
+        }
+    }
+}
+
+/// What an operation needs besides the plan: the template and the settings read with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prepared {
+    /// The template.
+    pub template: Template,
+    /// Template parameter values. On update, parameters the stack has and the template still
+    /// declares, but that are not named here, keep their previous value.
+    pub parameters: BTreeMap<String, String>,
+    /// The stack's tags.
+    pub tags: BTreeMap<String, String>,
+    /// The stack policy (JSON), if any.
+    pub stack_policy: Option<String>,
+    /// How many resources the template declares, for progress.
+    pub resources: Option<u32>,
+}
+
+impl Prepared {
+    pub(crate) fn tags(&self) -> Option<Vec<Tag>> {
+        (!self.tags.is_empty()).then(|| {
+            self.tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect()
+        })
+    }
+
+    pub(crate) fn overrides(&self) -> Vec<Parameter> {
+        self.parameters
+            .iter()
+            .map(|(k, v)| {
+                Parameter::builder()
+                    .parameter_key(k)
+                    .parameter_value(v)
+                    .build()
+            })
+            .collect()
+    }
+}
+
+impl Plan {
+    pub(crate) fn capabilities(&self) -> Option<Vec<Capability>> {
+        (!self.capabilities.is_empty()).then(|| {
+            self.capabilities
+                .iter()
+                .map(|c| Capability::from(c.as_str()))
+                .collect()
+        })
+    }
+}
+
+/// Where a front's template and settings come from: a CodePipeline artifact read with the
+/// job's credentials, or an S3 URL read with the deployer's own role. The engine asks only
+/// when an operation is about to start, so a wait or a poll reads nothing.
+pub trait Inputs: Sync {
+    /// Why the inputs could not be read.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Reads the template and everything it needs for `plan`.
+    fn prepare(&self, plan: &Plan) -> impl Future<Output = Result<Prepared, Self::Error>> + Send;
+}

@@ -1,0 +1,254 @@
+//! Reporting a job's end to CodePipeline: one [`Report`], one PutJob* call.
+
+use aws_sdk_codepipeline::config::http::HttpResponse;
+use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
+use aws_sdk_codepipeline::Client;
+use std::collections::{BTreeMap, HashMap};
+use tracing::{info, warn};
+
+use cfn_deployer_aws::{truncate, AwsFault};
+
+/// CodePipeline's limit on `executionDetails.summary`.
+pub const MAX_SUMMARY: usize = 2048;
+/// CodePipeline's limit on `failureDetails.message`.
+pub const MAX_MESSAGE: usize = 5000;
+/// CodePipeline's limit on `externalExecutionId`.
+pub const MAX_EXTERNAL_ID: usize = 1500;
+/// The most output-variable bytes (keys and values) one action reports.
+pub const MAX_VARIABLES_BYTES: usize = 100 * 1024;
+
+/// The `failureDetails.type` CodePipeline shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The action is configured wrongly; fixing the pipeline fixes it.
+    Configuration,
+    /// Permission was refused.
+    Permission,
+    /// The deploy itself failed.
+    JobFailed,
+}
+
+/// How a job ends, or continues.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// The job succeeded.
+    Success {
+        /// One line for the console.
+        summary: String,
+        /// The stack id, when there is one.
+        external_id: Option<String>,
+        /// The action's output variables: the stack's outputs.
+        output_variables: BTreeMap<String, String>,
+    },
+    /// The job goes on: CodePipeline invokes the function again with `token`.
+    Continue {
+        /// The continuation token.
+        token: String,
+        /// One line on progress.
+        summary: String,
+        /// The stack id.
+        external_id: String,
+        /// How far the operation is, 0 to 100, when known.
+        percent: Option<u8>,
+    },
+    /// The job failed.
+    Failure {
+        /// The failure type.
+        kind: FailureKind,
+        /// Why, and what to do.
+        message: String,
+        /// The stack id, when there is one.
+        external_id: Option<String>,
+    },
+}
+
+/// What became of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// CodePipeline took it.
+    Reported,
+    /// The job was already finished: another delivery of it reported first.
+    AlreadyReported,
+}
+
+/// CodePipeline did not take the report.
+#[derive(Debug, thiserror::Error)]
+#[error("CodePipeline {operation} for job {job_id} failed: {message}")]
+pub struct ReportError {
+    /// The API operation.
+    pub operation: &'static str,
+    /// The job.
+    pub job_id: String,
+    /// What CodePipeline (or the network) said.
+    pub message: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn details(summary: &str, external_id: Option<&str>, percent: Option<u8>) -> ExecutionDetails {
+    ExecutionDetails::builder()
+        .set_percent_complete(percent.map(|p| i32::from(p.min(100))))
+        .summary(truncate(summary.to_owned(), MAX_SUMMARY))
+        .set_external_execution_id(external_id.map(|id| truncate(id.to_owned(), MAX_EXTERNAL_ID)))
+        .build()
+}
+
+/// The output variables CodePipeline takes: keys of `[A-Za-z0-9@_-]`, and at most
+/// [`MAX_VARIABLES_BYTES`] in all (CodePipeline caps the variables of a whole pipeline run).
+/// What does not fit is left out, with a log line naming it.
+pub fn variables(outputs: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    let mut kept = HashMap::new();
+    let mut size = 0;
+    for (key, value) in outputs {
+        let valid = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '_' | '-'));
+        if !valid || size + key.len() + value.len() > MAX_VARIABLES_BYTES {
+            warn!(output = %key, "stack output left out of the action's output variables: invalid name or over the size limit");
+            continue;
+        }
+        size += key.len() + value.len();
+        kept.insert(key, value);
+    }
+    (!kept.is_empty()).then_some(kept)
+}
+
+/// Sends `report` for `job_id`: exactly one PutJobSuccessResult or PutJobFailureResult.
+pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Delivery, ReportError> {
+    let success = |token: Option<String>, execution: ExecutionDetails, outputs| async move {
+        client
+            .put_job_success_result()
+            .job_id(job_id)
+            .set_continuation_token(token)
+            .execution_details(execution)
+            .set_output_variables(variables(outputs))
+            .send()
+            .await
+            .map(drop)
+            .map_err(Failed::from)
+    };
+    let (operation, result) = match report {
+        Report::Success {
+            summary,
+            external_id,
+            output_variables,
+        } => (
+            "PutJobSuccessResult",
+            success(
+                None,
+                details(&summary, external_id.as_deref(), None),
+                output_variables,
+            )
+            .await,
+        ),
+        // Output variables are only for a finished job: a continuation carries none.
+        Report::Continue {
+            token,
+            summary,
+            external_id,
+            percent,
+        } => (
+            "PutJobSuccessResult",
+            success(
+                Some(token),
+                details(&summary, Some(&external_id), percent),
+                BTreeMap::new(),
+            )
+            .await,
+        ),
+        Report::Failure {
+            kind,
+            message,
+            external_id,
+        } => {
+            let failure = FailureDetails::builder()
+                .r#type(match kind {
+                    FailureKind::Configuration => FailureType::ConfigurationError,
+                    FailureKind::Permission => FailureType::PermissionError,
+                    FailureKind::JobFailed => FailureType::JobFailed,
+                })
+                .message(truncate(message, MAX_MESSAGE))
+                .set_external_execution_id(external_id.map(|id| truncate(id, MAX_EXTERNAL_ID)))
+                .build();
+            let result = match failure {
+                Ok(f) => client
+                    .put_job_failure_result()
+                    .job_id(job_id)
+                    .failure_details(f)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(Failed::from),
+                Err(e) => Err(Failed::from(e)),
+            };
+            ("PutJobFailureResult", result)
+        }
+    };
+    match result {
+        Ok(()) => Ok(Delivery::Reported),
+        // CodePipeline refuses a result for a job that already has one: a duplicate delivery
+        // of this job reported first, so this one has nothing left to do.
+        Err(f) if f.code.as_deref() == Some("InvalidJobStateException") => {
+            Ok(Delivery::AlreadyReported)
+        }
+        Err(f) => Err(ReportError {
+            operation,
+            job_id: job_id.to_owned(),
+            message: f.message,
+            source: f.source,
+        }),
+    }
+}
+
+/// Logs `report`, sends it, and logs what became of it: the one way every front ends a job.
+pub async fn deliver(
+    client: &Client,
+    job_id: &str,
+    report: Report,
+) -> Result<Delivery, ReportError> {
+    match &report {
+        Report::Success { summary, .. } => info!(%summary, "reporting success"),
+        Report::Continue { summary, .. } => info!(%summary, "reporting progress, to continue"),
+        Report::Failure { kind, message, .. } => info!(?kind, %message, "reporting failure"),
+    }
+    let delivery = send(client, job_id, report).await;
+    match &delivery {
+        Ok(Delivery::Reported) => info!("reported"),
+        Ok(Delivery::AlreadyReported) => info!("job already reported by another delivery of it"),
+        Err(e) => warn!(error = %e, "report failed"),
+    }
+    delivery
+}
+
+/// A failed call, reduced to what decides the next step.
+struct Failed {
+    code: Option<String>,
+    message: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl<E> From<SdkError<E, HttpResponse>> for Failed
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    fn from(err: SdkError<E, HttpResponse>) -> Self {
+        let fault = AwsFault::of(&err);
+        Self {
+            code: fault.code.clone(),
+            message: fault.to_text(),
+            source: Box::new(err),
+        }
+    }
+}
+
+impl From<aws_sdk_codepipeline::error::BuildError> for Failed {
+    fn from(err: aws_sdk_codepipeline::error::BuildError) -> Self {
+        Self {
+            code: None,
+            message: err.to_string(),
+            source: Box::new(err),
+        }
+    }
+}

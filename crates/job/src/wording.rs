@@ -1,0 +1,64 @@
+//! The engine's remedies in a pipeline's words: the built-in CloudFormation action's setting
+//! names, and "run the pipeline again".
+
+use cfn_deployer_engine::{Failure, Remedy};
+
+/// What to do, as a person who runs the pipeline would do it.
+pub fn remedy(remedy: Remedy) -> &'static str {
+    match remedy {
+        Remedy::DeleteStack => "delete the stack and run the pipeline again",
+        Remedy::DeleteRetaining => "delete the stack (retaining the resources that cannot be deleted) and run the pipeline again",
+        Remedy::ReplaceOnFailure => "set ActionMode to REPLACE_ON_FAILURE to have it replaced",
+        Remedy::ContinueUpdateRollback => "run `aws cloudformation continue-update-rollback` on it, then run the pipeline again",
+        Remedy::RollbackStack => "roll it back (`aws cloudformation rollback-stack`) and run the pipeline again",
+        Remedy::SettleChangeSet => "execute or delete its change set, or delete the stack, then run the pipeline again",
+        Remedy::CreateChangeSet => "create it first with ActionMode CHANGE_SET_REPLACE",
+        Remedy::DeployAgain => "run the pipeline again",
+        Remedy::SettleOrUpgrade => "settle the stack by hand or upgrade cfn-deployer",
+    }
+}
+
+/// The failure's message with its remedies, as the job reports it.
+pub fn message(failure: &Failure) -> String {
+    if failure.remedies.is_empty() {
+        return failure.message.clone();
+    }
+    let remedies: Vec<&str> = failure.remedies.iter().map(|r| remedy(*r)).collect();
+    format!("{}: {}.", failure.message, remedies.join(", or "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::StackStatus;
+    use cfn_deployer_engine::status::{on_start, StartStep};
+
+    #[test]
+    fn a_stack_that_never_worked_names_the_mode_that_replaces_it() {
+        let StartStep::Blocked(b) = on_start(&StackStatus::RollbackComplete) else {
+            panic!("ROLLBACK_COMPLETE blocks a deploy")
+        };
+        let failure = Failure::deploy(None, "Stack `app` is ROLLBACK_COMPLETE: x").with(b.remedies);
+        assert_eq!(
+            message(&failure),
+            "Stack `app` is ROLLBACK_COMPLETE: x: delete the stack and run the pipeline again, or set ActionMode to REPLACE_ON_FAILURE to have it replaced."
+        );
+    }
+
+    #[test]
+    fn every_remedy_says_what_to_do() {
+        for r in [
+            Remedy::DeleteStack,
+            Remedy::DeleteRetaining,
+            Remedy::ReplaceOnFailure,
+            Remedy::ContinueUpdateRollback,
+            Remedy::RollbackStack,
+            Remedy::SettleChangeSet,
+            Remedy::CreateChangeSet,
+            Remedy::DeployAgain,
+            Remedy::SettleOrUpgrade,
+        ] {
+            assert!(remedy(r).len() > 15, "{r:?}");
+        }
+    }
+}

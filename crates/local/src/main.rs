@@ -1,0 +1,222 @@
+//! `cfn-deployer-local`: runs a CodePipeline deploy action on this machine, with the real
+//! function binary, against moto (the default) or real S3 and CloudFormation. Wiring only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use cfn_deployer_artifact::Location;
+use cfn_deployer_local::proxy::Fault;
+use cfn_deployer_local::run::{self, End, Options, Source};
+use cfn_deployer_local::server::JobResult;
+use cfn_deployer_params::Params;
+use clap::Parser;
+
+/// Run a cfn-deployer pipeline action locally.
+#[derive(Debug, Parser)]
+#[command(version, about, args_override_self = true)]
+struct Cli {
+    /// Folder to zip as the input artifact (omit with --zip or --object).
+    dir: Option<PathBuf>,
+    /// Stack to deploy; builds UserParameters from --stack, --artifact and --file.
+    #[arg(long)]
+    stack: Option<String>,
+    /// Template path inside the artifact.
+    #[arg(long, default_value = "template.yaml")]
+    file: String,
+    /// Input artifact name.
+    #[arg(long, default_value = "BuildOutput")]
+    artifact: String,
+    /// UserParameters, verbatim (overrides --stack and --file).
+    #[arg(long)]
+    user_parameters: Option<String>,
+    /// Use this zip file as the artifact, as it is.
+    #[arg(long, conflicts_with = "object")]
+    zip: Option<PathBuf>,
+    /// Use this existing S3 object (s3://bucket/key) as the artifact.
+    #[arg(long)]
+    object: Option<String>,
+    /// Artifact bucket, created when missing.
+    #[arg(long, default_value = "cfn-deployer-local-artifacts")]
+    bucket: String,
+    /// The function binary; by default `cfn-deployer` beside this program.
+    #[arg(long)]
+    function: Option<PathBuf>,
+    /// AWS endpoint (moto). Ignored with --aws.
+    #[arg(
+        long,
+        env = "AWS_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:5000"
+    )]
+    endpoint_url: String,
+    /// Use real AWS with your credentials instead of an endpoint such as moto.
+    #[arg(long)]
+    aws: bool,
+    /// Region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Seconds between a continuation and the next job.
+    #[arg(long, default_value_t = 1.0)]
+    poll_interval: f64,
+    /// Seconds one invocation may run.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Continuations before giving up.
+    #[arg(long, default_value_t = 200)]
+    max_continuations: usize,
+    /// Inject a fault into the function's AWS calls: OPERATION:KIND[:TIMES], KIND one of 500,
+    /// 503, throttle, drop, norange, delay=SECONDS (e.g. GetObject:503:2). Repeatable; not with --aws.
+    #[arg(long = "fault", value_name = "FAULT")]
+    faults: Vec<Fault>,
+    /// Deliver every job twice at the same time, as Lambda may.
+    #[arg(long)]
+    duplicate: bool,
+    /// Give the job an `encryptionKey`, as a pipeline whose artifact store uses this KMS key.
+    #[arg(long)]
+    encryption_key_id: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match real_main().await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cfn-deployer-local: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn real_main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let source = match (&cli.zip, &cli.object, &cli.dir) {
+        (Some(zip), _, _) => Source::Zip(zip.clone()),
+        (_, Some(object), _) => {
+            let rest = object
+                .strip_prefix("s3://")
+                .context("--object takes s3://bucket/key")?;
+            let (bucket, key) = rest
+                .split_once('/')
+                .context("--object takes s3://bucket/key")?;
+            Source::Object(Location {
+                bucket: bucket.into(),
+                key: key.into(),
+            })
+        }
+        (_, _, Some(dir)) => Source::Dir(dir.clone()),
+        _ => bail!("give a folder to zip, --zip FILE or --object s3://bucket/key"),
+    };
+    let user_parameters = match (&cli.user_parameters, &cli.stack) {
+        (Some(raw), _) => raw.clone(),
+        (None, Some(stack)) => {
+            serde_json::json!({"stack": stack, "artifact": cli.artifact, "file": cli.file})
+                .to_string()
+        }
+        (None, None) => bail!("give --stack NAME (or --user-parameters JSON)"),
+    };
+    let function = match &cli.function {
+        Some(f) => f.clone(),
+        None => std::env::current_exe()?.with_file_name("cfn-deployer"),
+    };
+
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(cli.region.clone()));
+    let mut function_env = Vec::new();
+    if !cli.aws {
+        loader = loader.endpoint_url(&cli.endpoint_url);
+        // moto takes any credentials; give both sides some when none are set.
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "local",
+            )));
+            function_env.push(("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()));
+            function_env.push(("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()));
+        }
+    }
+    let sdk = loader.load().await;
+
+    let opts = Options {
+        function,
+        source,
+        artifact_name: cli.artifact.clone(),
+        user_parameters: user_parameters.clone(),
+        bucket: cli.bucket.clone(),
+        poll_interval: Duration::from_secs_f64(cli.poll_interval.max(0.0)),
+        invocation_timeout: Duration::from_secs(cli.timeout),
+        max_continuations: cli.max_continuations,
+        function_env,
+        endpoint: (!cli.aws).then(|| cli.endpoint_url.clone()),
+        faults: cli.faults.clone(),
+        duplicate: cli.duplicate,
+        encryption_key_id: cli.encryption_key_id.clone(),
+    };
+    if cli.aws && !cli.faults.is_empty() {
+        bail!("--fault needs an endpoint such as moto; it cannot be used with --aws");
+    }
+    let summary = run::run(&sdk, &opts).await?;
+    println!(
+        "{} job(s), {} invocation(s)",
+        summary.jobs, summary.invocations
+    );
+    if !summary.calls.is_empty() {
+        let total: u64 = summary.calls.values().sum();
+        let each: Vec<String> = summary
+            .calls
+            .iter()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect();
+        println!(
+            "AWS calls by the function: {total} ({}); S3 bytes received: {}",
+            each.join(", "),
+            summary.s3_bytes
+        );
+    }
+    if let (Some(start), Some(peak)) = (summary.cold_start, summary.peak_rss_kib) {
+        println!(
+            "function: ready {} ms after start; peak memory {:.1} MiB",
+            start.as_millis(),
+            peak as f64 / 1024.0
+        );
+    }
+    for fault in &summary.injected {
+        println!("fault injected: {fault}");
+    }
+    // The stack the parameters name, when they are valid enough to name one.
+    let stack = Params::from_user_parameters(Some(&user_parameters))
+        .ok()
+        .map(|p| p.stack);
+    cfn_deployer_local::print::print_output_artifact(&sdk, &summary.output_artifact).await;
+    if let Some(stack) = stack {
+        cfn_deployer_local::print::print_stack(&aws_sdk_cloudformation::Client::new(&sdk), &stack)
+            .await;
+    }
+    Ok(match summary.end {
+        End::Reported(JobResult::Succeeded {
+            summary,
+            output_variables,
+            ..
+        }) => {
+            if let Some(serde_json::Value::Object(vars)) = output_variables {
+                for (name, value) in vars {
+                    println!(
+                        "  output variable {name} = {}",
+                        value.as_str().unwrap_or_default()
+                    );
+                }
+            }
+            println!("SUCCEEDED: {}", summary.unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        End::Reported(JobResult::Failed { kind, message, .. }) => {
+            println!("FAILED ({kind}): {message}");
+            ExitCode::FAILURE
+        }
+        End::NotReported(why) => {
+            println!("NOT REPORTED: {why}");
+            ExitCode::FAILURE
+        }
+    })
+}

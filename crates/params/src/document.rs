@@ -1,0 +1,102 @@
+//! The shape of each front's settings, owned by serde: one document type per front, each
+//! refusing keys it does not know with serde's own error, which lists the keys it does. The
+//! keys every front shares are declared once, in [`document!`].
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Declares a front's document: its own keys, then the keys every front shares. Also
+/// declares `into_shared`, which hands the shared keys on to validation.
+macro_rules! document {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct $name {
+            $($(#[$fmeta])* pub(crate) $field: $ty,)*
+            #[serde(rename = "StackName")]
+            pub(crate) stack_name: Option<String>,
+            #[serde(rename = "ActionMode")]
+            pub(crate) action_mode: Option<String>,
+            #[serde(rename = "ChangeSetName")]
+            pub(crate) change_set_name: Option<String>,
+            #[serde(rename = "Capabilities")]
+            pub(crate) capabilities: Option<Value>,
+            #[serde(rename = "ParameterOverrides")]
+            pub(crate) parameter_overrides: Option<Value>,
+            #[serde(rename = "RoleArn")]
+            pub(crate) role_arn: Option<String>,
+            #[serde(rename = "Tags")]
+            pub(crate) tags: Option<Value>,
+            #[serde(rename = "TemplateConfiguration")]
+            pub(crate) template_configuration: Option<String>,
+        }
+
+        impl $name {
+            /// The keys every front shares, for validation.
+            pub(crate) fn shared(&mut self) -> Shared {
+                Shared {
+                    stack_name: self.stack_name.take(),
+                    action_mode: self.action_mode.take(),
+                    change_set_name: self.change_set_name.take(),
+                    capabilities: self.capabilities.take(),
+                    parameter_overrides: self.parameter_overrides.take(),
+                    role_arn: self.role_arn.take(),
+                    tags: self.tags.take(),
+                    template_configuration: self.template_configuration.take(),
+                }
+            }
+        }
+    };
+}
+
+/// The keys every front shares, as written.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) stack_name: Option<String>,
+    pub(crate) action_mode: Option<String>,
+    pub(crate) change_set_name: Option<String>,
+    pub(crate) capabilities: Option<Value>,
+    pub(crate) parameter_overrides: Option<Value>,
+    pub(crate) role_arn: Option<String>,
+    pub(crate) tags: Option<Value>,
+    pub(crate) template_configuration: Option<String>,
+}
+
+document! {
+    /// A Lambda Invoke action's `UserParameters`: the AWS sample's `stack`, `artifact` and
+    /// `file`, and the built-in CloudFormation action's names.
+    UserParameters {
+        stack: Option<String>,
+        artifact: Option<String>,
+        file: Option<String>,
+        #[serde(rename = "TemplatePath")]
+        template_path: Option<String>,
+        #[serde(rename = "OutputFileName")]
+        output_file_name: Option<String>,
+    }
+}
+
+document! {
+    /// A custom action's configuration properties: the built-in action's names, every value a
+    /// string.
+    Configuration {
+        #[serde(rename = "TemplatePath")]
+        template_path: Option<String>,
+        #[serde(rename = "OutputFileName")]
+        output_file_name: Option<String>,
+    }
+}
+
+document! {
+    /// A Step Functions execution's input: the built-in action's names as JSON types, with
+    /// the template by S3 URL and an optional build first.
+    ExecutionInput {
+        #[serde(rename = "TemplateURL")]
+        template_url: Option<String>,
+        #[serde(rename = "Build")]
+        build: Option<Value>,
+        #[serde(rename = "PollIntervalSeconds")]
+        poll_interval_seconds: Option<Value>,
+    }
+}

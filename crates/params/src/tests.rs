@@ -1,0 +1,227 @@
+//! The settings' validation, table by table.
+
+use super::*;
+
+#[test]
+fn the_seed_keys_work_unchanged() {
+    let p = Params::from_user_parameters(Some(
+        r#"{"stack": "orders-api", "artifact": "BuildOutput", "file": "infra/template.yaml"}"#,
+    ))
+    .expect("valid");
+    assert_eq!(p.stack, "orders-api");
+    assert_eq!(p.template_path().expect("template").artifact, "BuildOutput");
+    assert_eq!(
+        p.template_path().expect("template").file,
+        "infra/template.yaml"
+    );
+}
+
+/// Each bad input, and a word its message must contain.
+#[test]
+fn bad_parameters_name_the_key() {
+    let cases: &[(Option<&str>, &str)] = &[
+        (None, "empty"),
+        (Some("  "), "empty"),
+        (Some("stack=orders"), "not valid JSON"),
+        (Some("[1]"), "not an array"),
+        (Some("\"orders\""), "not a string"),
+        (Some(r#"{"artifact": "A", "file": "t.yaml"}"#), "`stack`"),
+        (Some(r#"{"stack": "s", "file": "t.yaml"}"#), "`artifact`"),
+        (Some(r#"{"stack": "s", "artifact": "A"}"#), "`file`"),
+        (
+            Some(r#"{"stack": 5, "artifact": "A", "file": "t"}"#),
+            "`stack`",
+        ),
+        (
+            Some(r#"{"stack": "s", "artifact": ["A"], "file": "t"}"#),
+            "`artifact`",
+        ),
+        (
+            Some(r#"{"stack": "s", "artifact": "A", "file": ""}"#),
+            "`file`",
+        ),
+        (
+            Some(r#"{"stack": "s", "artifact": "A", "file": "t", "stak": 1}"#),
+            "`stak`",
+        ),
+        (
+            Some(r#"{"stack": "9lives", "artifact": "A", "file": "t"}"#),
+            "start with a letter",
+        ),
+        (
+            Some(r#"{"stack": "my_stack", "artifact": "A", "file": "t"}"#),
+            "contains `_`",
+        ),
+    ];
+    for (input, needle) in cases {
+        let err = Params::from_user_parameters(*input)
+            .expect_err("must fail")
+            .to_string();
+        assert!(err.contains(needle), "{input:?}: {err}");
+    }
+}
+
+#[test]
+fn unknown_keys_list_the_known_ones() {
+    let err = Params::from_user_parameters(Some(
+        r#"{"stack":"s","artifact":"A","file":"t","Stack":"x"}"#,
+    ))
+    .expect_err("unknown key")
+    .to_string();
+    for key in [
+        "stack",
+        "artifact",
+        "file",
+        "StackName",
+        "TemplatePath",
+        "Capabilities",
+        "ParameterOverrides",
+        "RoleArn",
+        "Tags",
+        "ActionMode",
+        "TemplateConfiguration",
+        "OutputFileName",
+        "ChangeSetName",
+    ] {
+        assert!(err.contains(&format!("`{key}`")), "{err}");
+    }
+}
+
+#[test]
+fn the_built_in_actions_names_work_too() {
+    let p = Params::from_user_parameters(Some(
+        r#"{"StackName": "orders-api", "TemplatePath": "BuildOutput::infra/template.yaml",
+            "Capabilities": "CAPABILITY_IAM,CAPABILITY_AUTO_EXPAND",
+            "ParameterOverrides": "{\"Env\": \"prod\", \"Replicas\": 3}",
+            "RoleArn": "arn:aws:iam::123456789012:role/cfn", "Tags": {"team": "orders"}}"#,
+    ))
+    .expect("valid");
+    assert_eq!(p.stack, "orders-api");
+    assert_eq!(
+        (
+            p.template_path().expect("template").artifact.as_str(),
+            p.template_path().expect("template").file.as_str()
+        ),
+        ("BuildOutput", "infra/template.yaml")
+    );
+    assert_eq!(p.capabilities, ["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"]);
+    assert_eq!(
+        p.parameter_overrides.get("Replicas"),
+        Some(&ParamValue::Literal("3".into()))
+    );
+    assert_eq!(
+        p.role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/cfn")
+    );
+    assert_eq!(p.tags.get("team").map(String::as_str), Some("orders"));
+}
+
+#[test]
+fn conflicting_and_bad_settings_name_the_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"stack": "a", "StackName": "b", "artifact": "A", "file": "t"}"#,
+            "`stack` (`a`) and `StackName` (`b`)",
+        ),
+        (
+            r#"{"stack": "a", "TemplatePath": "A::t", "artifact": "B"}"#,
+            "`artifact` (`B`) and `TemplatePath` (`A`)",
+        ),
+        (
+            r#"{"stack": "a", "TemplatePath": "A:t"}"#,
+            "key `TemplatePath`",
+        ),
+        (
+            r#"{"stack": "a", "TemplatePath": "A::t", "Capabilities": ["CAPABILITY_ROOT"]}"#,
+            "key `Capabilities`: `CAPABILITY_ROOT`",
+        ),
+        (
+            r#"{"stack": "a", "TemplatePath": "A::t", "ParameterOverrides": "{bad"}"#,
+            "key `ParameterOverrides`",
+        ),
+        (
+            r#"{"stack": "a", "TemplatePath": "A::t", "ParameterOverrides": {"X": {"Fn::Nope": 1}}}"#,
+            "`X` uses `Fn::Nope`",
+        ),
+        (
+            r#"{"stack": "a", "TemplatePath": "A::t", "RoleArn": "cfn-role"}"#,
+            "key `RoleArn`",
+        ),
+        (
+            r#"{"stack": "a", "TemplatePath": "A::t", "Tags": ["x"]}"#,
+            "key `Tags`",
+        ),
+    ];
+    for (input, needle) in cases {
+        let err = Params::from_user_parameters(Some(input))
+            .expect_err(input)
+            .to_string();
+        assert!(err.contains(needle), "{input}: {err}");
+    }
+    // The same value written both ways is no conflict.
+    assert!(Params::from_user_parameters(Some(
+        r#"{"stack": "a", "StackName": "a", "TemplatePath": "A::t", "artifact": "A"}"#
+    ))
+    .is_ok());
+}
+
+#[test]
+fn parameter_functions_and_template_configuration_parse() {
+    let p = Params::from_user_parameters(Some(
+        r#"{"stack": "a", "TemplatePath": "A::t", "TemplateConfiguration": "Config::prod.json",
+            "ParameterOverrides": {"Image": {"Fn::GetParam": ["Build", "image.json", "tag"]},
+                                   "Bucket": {"Fn::GetArtifactAtt": ["Build", "BucketName"]}}}"#,
+    ))
+    .expect("valid");
+    assert_eq!(
+        p.template_configuration,
+        Some(FileRef::Artifact(ArtifactPath {
+            artifact: "Config".into(),
+            file: "prod.json".into()
+        }))
+    );
+    assert_eq!(
+        p.parameter_overrides.get("Image"),
+        Some(&ParamValue::GetParam {
+            artifact: "Build".into(),
+            file: "image.json".into(),
+            key: "tag".into()
+        })
+    );
+    assert_eq!(
+        p.parameter_overrides.get("Bucket"),
+        Some(&ParamValue::ArtifactAtt {
+            artifact: "Build".into(),
+            attribute: ArtifactAttribute::BucketName
+        })
+    );
+    for (bad, needle) in [
+        (
+            r#"{"Fn::GetParam": ["Build", "image.json"]}"#,
+            "must be written",
+        ),
+        (
+            r#"{"Fn::GetArtifactAtt": ["Build", "Arn"]}"#,
+            "asks for `Arn`",
+        ),
+        (r#"{"Fn::Sub": "x"}"#, "uses `Fn::Sub`"),
+    ] {
+        let input = format!(
+            r#"{{"stack": "a", "TemplatePath": "A::t", "ParameterOverrides": {{"X": {bad}}}}}"#
+        );
+        let err = Params::from_user_parameters(Some(&input))
+            .expect_err(bad)
+            .to_string();
+        assert!(err.contains(needle), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn stack_names_follow_cloudformation_rules() {
+    assert!(check_stack_name("a").is_ok());
+    assert!(check_stack_name("orders-api-2").is_ok());
+    assert!(check_stack_name(&format!("a{}", "b".repeat(127))).is_ok());
+    assert!(check_stack_name(&format!("a{}", "b".repeat(128))).is_err());
+    assert!(check_stack_name("").is_err());
+    assert!(check_stack_name("-a").is_err());
+}
