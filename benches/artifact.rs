@@ -188,6 +188,29 @@ async fn cold_start(function: &Path) -> Duration {
     elapsed
 }
 
+/// The local pipeline's settings every deploy of the benchmark shares.
+fn base_options(function: &Path, endpoint: &str) -> Options {
+    Options {
+        function: function.to_path_buf(),
+        source: Source::Dir(PathBuf::new()),
+        artifact_name: "BuildOutput".into(),
+        user_parameters: String::new(),
+        bucket: BUCKET.into(),
+        poll_interval: Duration::from_millis(200),
+        invocation_timeout: Duration::from_secs(60),
+        max_continuations: 10,
+        function_env: vec![
+            ("AWS_ACCESS_KEY_ID".into(), "bench".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
+            ("RUST_LOG".into(), "warn".into()),
+        ],
+        endpoint: Some(endpoint.to_owned()),
+        faults: Vec::new(),
+        duplicate: false,
+        encryption_key_id: None,
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let endpoint = arg("--endpoint").unwrap_or_else(|| "http://127.0.0.1:5000".into());
@@ -241,28 +264,14 @@ async fn main() {
             ));
         }
         let opts = Options {
-            function: function.clone(),
             source: Source::Object(Location {
                 bucket: BUCKET.into(),
                 key: key.clone(),
             }),
-            artifact_name: "BuildOutput".into(),
             user_parameters: format!(
                 r#"{{"stack": "bench-{size_mib}", "artifact": "BuildOutput", "file": "template.yaml"}}"#
             ),
-            bucket: BUCKET.into(),
-            poll_interval: Duration::from_millis(200),
-            invocation_timeout: Duration::from_secs(60),
-            max_continuations: 10,
-            function_env: vec![
-                ("AWS_ACCESS_KEY_ID".into(), "bench".into()),
-                ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
-                ("RUST_LOG".into(), "warn".into()),
-            ],
-            endpoint: Some(endpoint.clone()),
-            faults: Vec::new(),
-            duplicate: false,
-            encryption_key_id: None,
+            ..base_options(&function, &endpoint)
         };
         let summary = run::run(&sdk, &opts).await.expect("deploy");
         assert!(matches!(summary.end, End::Reported(_)), "{:?}", summary.end);
@@ -271,6 +280,42 @@ async fn main() {
             "| {size_mib} MiB | {} | {calls} | {} |",
             mib(summary.peak_rss_kib.unwrap_or(0) * 1024),
             mib(summary.s3_bytes)
+        ));
+    }
+
+    // The security review's hostile templates, two invocations at once as Lambda Managed
+    // Instances run them: the function must refuse each without growing.
+    let mut hostile = Vec::new();
+    for (name, text) in [
+        (
+            "alias bomb (8 levels of 10 aliases)",
+            cfn_deployer_testkit::hostile::alias_bomb(),
+        ),
+        (
+            "20,000 levels of block nesting",
+            cfn_deployer_testkit::hostile::deep_nesting(),
+        ),
+    ] {
+        let project = tempfile::tempdir().expect("temp dir");
+        std::fs::write(project.path().join("template.yaml"), text).expect("template");
+        let opts = Options {
+            source: Source::Dir(project.path().to_path_buf()),
+            user_parameters:
+                r#"{"stack": "bench-hostile", "artifact": "BuildOutput", "file": "template.yaml"}"#
+                    .into(),
+            duplicate: true,
+            ..base_options(&function, &endpoint)
+        };
+        let summary = run::run(&sdk, &opts).await.expect("deploy");
+        let outcome = match &summary.end {
+            End::Reported(cfn_deployer_local::server::JobResult::Failed { kind, .. }) => {
+                kind.clone()
+            }
+            other => format!("{other:?}"),
+        };
+        hostile.push(format!(
+            "| {name} | {outcome} | {} |",
+            mib(summary.peak_rss_kib.unwrap_or(0) * 1024)
         ));
     }
 
@@ -296,6 +341,14 @@ async fn main() {
     println!("| --- | --- | --- | --- |");
     for d in deploys {
         println!("{d}");
+    }
+    println!();
+    println!("Hostile templates, two invocations at once (peak = the function process's VmHWM):");
+    println!();
+    println!("| template | outcome | function peak memory |");
+    println!("| --- | --- | --- |");
+    for h in hostile {
+        println!("{h}");
     }
     println!();
     println!(

@@ -3,6 +3,9 @@
 //! invocation's time budget, and sends the one report. Wiring only: the deploy logic lives in
 //! `cfn-deployer-engine`, the job logic in `cfn-deployer-job`.
 
+// The SDK futures nest deeply; computing their layout needs more than the default depth.
+#![recursion_limit = "256"]
+
 use std::time::SystemTime;
 
 use cfn_deployer_job::{job, Delivery, JobError, Report, ReportError, Runner};

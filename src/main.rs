@@ -28,7 +28,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .load()
         .await;
     let runner = Runner::new(sdk.clone(), aws_sdk_cloudformation::Client::new(&sdk))
-        .with_pace(cfn_deployer_job::pace_from_env());
+        .with_pace(cfn_deployer_job::pace_from_env())
+        .with_roles(cfn_deployer_job::roles_from_env());
     let handler = Arc::new(Handler::new(
         runner,
         aws_sdk_codepipeline::Client::new(&sdk),

@@ -267,3 +267,40 @@ async fn access_denied_is_reported_as_a_permission_error() {
         .expect("handled");
     assert_eq!(failure.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn a_refused_report_is_replaced_once_by_a_short_ascii_failure() {
+    let done = stack(StackStatus::UpdateComplete);
+    let invalid = mock!(aws_sdk_codepipeline::Client::put_job_success_result).then_error(|| {
+        PutJobSuccessResultError::ValidationException(
+            aws_sdk_codepipeline::types::error::ValidationException::builder()
+                .message("Value at 'executionDetails.summary' failed to satisfy constraint: ≤ 2048")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("ValidationException")
+                        .message(
+                            "Value at 'executionDetails.summary' failed to satisfy constraint: ≤ 2048",
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+    });
+    let replacement = mock!(aws_sdk_codepipeline::Client::put_job_failure_result)
+        .match_requests(|r| {
+            r.failure_details().is_some_and(|d| {
+                d.r#type() == &FailureType::JobFailed
+                    && d.message().is_ascii()
+                    && d.message().contains("refused by CodePipeline")
+                    && d.message().contains("executionDetails.summary")
+            })
+        })
+        .then_output(|| PutJobFailureResultOutput::builder().build());
+    let h = handler(&[&done], &[&invalid, &replacement]);
+    let delivery = h
+        .handle(event("codepipeline-job-continuation.json"), None)
+        .await
+        .expect("handled, not an error to retry");
+    assert_eq!(delivery, Delivery::RefusalReported);
+    assert_eq!((invalid.num_calls(), replacement.num_calls()), (1, 1));
+}

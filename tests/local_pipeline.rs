@@ -271,9 +271,10 @@ fn a_path_escaping_the_archive_is_refused() {
             "../template.yaml",
         ],
     );
+    // The path is refused as it is read from the configuration, before any artifact is.
     run.assert_failed(
-        "JobFailed",
-        "file `../template.yaml` is not a plain relative path",
+        "ConfigurationError",
+        "UserParameters key `file`: `../template.yaml` is not a plain relative path",
     );
 }
 

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use crate::delete::deleted;
 use crate::error::StepError;
 use crate::flight::{InFlight, Operation};
-use crate::outcome::Outcome;
+use crate::outcome::{Failure, Outcome, Remedy};
 use crate::plan::{Action, Inputs, Plan};
 use crate::start::Lazy;
 use crate::Deployer;
@@ -80,19 +80,29 @@ impl Deployer {
             };
             self.poll_more(&plan, &mut lazy, outcome, pace, until).await
         };
-        match budget {
+        let finished = match budget {
             None => work.await,
             Some(budget) => match tokio::time::timeout(budget, work).await {
                 Ok(outcome) => outcome,
-                Err(_) => {
-                    warn!(stack = %plan.stack_name, "time limit near: handing back a continuation");
-                    Ok(Outcome::in_progress(
-                        resume,
-                        "paused before the invocation's time limit; continuing",
-                    ))
-                }
+                Err(_) => return Ok(paused(&plan, resume)),
             },
-        }
+        };
+        Ok(match finished? {
+            // The step ended in time: whatever stalls came before are over.
+            Outcome::InProgress {
+                mut flight,
+                summary,
+                percent,
+            } => {
+                flight.stalls = 0;
+                Outcome::InProgress {
+                    flight,
+                    summary,
+                    percent,
+                }
+            }
+            other => other,
+        })
     }
 
     async fn start<I: Inputs>(
@@ -169,6 +179,33 @@ impl Deployer {
         }
         Ok(outcome)
     }
+}
+
+/// How many steps in a row may run out of time before the deploy gives up: each such step
+/// hands back where it started, so a deploy whose steps always run out would never end.
+pub const MAX_STALLS: u8 = 3;
+
+/// A step that ran out of time: resume where it started, or give up after [`MAX_STALLS`].
+fn paused(plan: &Plan, mut resume: InFlight) -> Outcome {
+    resume.stalls = resume.stalls.saturating_add(1);
+    if resume.stalls >= MAX_STALLS {
+        warn!(stack = %plan.stack_name, stalls = resume.stalls, "no progress: giving up");
+        return Outcome::Failed(
+            Failure::deploy(
+                Some(resume.stack_id).filter(|id| id.starts_with("arn:")),
+                format!(
+                    "The deploy of stack `{}` made no progress in {MAX_STALLS} steps in a row: each ran out of time before its calls to CloudFormation returned",
+                    plan.stack_name
+                ),
+            )
+            .with(&[Remedy::MoreTime]),
+        );
+    }
+    warn!(stack = %plan.stack_name, stalls = resume.stalls, "time limit near: handing back a continuation");
+    Outcome::in_progress(
+        resume,
+        "paused before the invocation's time limit; continuing",
+    )
 }
 
 /// The plan as followed: whatever starts later (the deploy after a wait, the create after a

@@ -118,6 +118,10 @@ impl Deployer {
                 },
             },
         };
+        let plan = &match self.roles.apply(plan, stack.as_ref()) {
+            Ok(applied) => applied,
+            Err(refused) => return Ok(Outcome::Failed(refused)),
+        };
         let prepared = inputs.get(plan).await?;
         let parameters = match &stack {
             Some(s) if change_type == ChangeSetType::Update => {

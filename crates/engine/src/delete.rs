@@ -38,7 +38,11 @@ impl Deployer {
                 ),
             ));
         }
-        self.delete_stack(plan, &stack_id, Operation::Delete).await
+        let plan = match self.roles.apply(plan, Some(&stack)) {
+            Ok(applied) => applied,
+            Err(refused) => return Ok(Outcome::Failed(refused)),
+        };
+        self.delete_stack(&plan, &stack_id, Operation::Delete).await
     }
 
     /// Sends DeleteStack for `stack_id`, to be followed as `operation`.

@@ -42,6 +42,13 @@ pub struct InFlight {
     /// How many resources the template declares, to report progress against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<u32>,
+    /// How many steps in a row ran out of time before anything moved on.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stalls: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl InFlight {
@@ -55,6 +62,7 @@ impl InFlight {
             started: crate::now_epoch(),
             change_set: None,
             resources: None,
+            stalls: 0,
         }
     }
 

@@ -17,6 +17,7 @@ mod flight;
 mod follow;
 mod outcome;
 mod plan;
+mod roles;
 mod start;
 pub mod status;
 pub mod template;
@@ -32,6 +33,7 @@ pub use error::{DeployError, StepError};
 pub use flight::{InFlight, Operation};
 pub use outcome::{Failure, FailureKind, Outcome, Remedy};
 pub use plan::{Action, Inputs, Mode, Plan, Prepared, Template, MAX_TEMPLATE_BODY};
+pub use roles::RolePolicy;
 
 /// The seconds since the Unix epoch, now.
 pub fn now_epoch() -> i64 {
@@ -45,12 +47,22 @@ pub fn now_epoch() -> i64 {
 #[derive(Debug, Clone)]
 pub struct Deployer {
     cfn: Client,
+    roles: RolePolicy,
 }
 
 impl Deployer {
     /// Wraps a CloudFormation client.
     pub fn new(cfn: Client) -> Self {
-        Self { cfn }
+        Self {
+            cfn,
+            roles: RolePolicy::default(),
+        }
+    }
+
+    /// The same deployer, handing CloudFormation only the roles `policy` allows.
+    pub fn with_roles(mut self, policy: RolePolicy) -> Self {
+        self.roles = policy;
+        self
     }
 
     /// Describes a stack by name or id; `None` when it does not exist.

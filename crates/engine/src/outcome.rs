@@ -106,4 +106,6 @@ pub enum Remedy {
     DeployAgain,
     /// Settle the stack by hand, or upgrade cfn-deployer.
     SettleOrUpgrade,
+    /// Give each step more time: the steps keep running out of it.
+    MoreTime,
 }

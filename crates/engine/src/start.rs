@@ -66,8 +66,14 @@ impl Deployer {
     ) -> Result<Outcome, StepError<I::Error>> {
         // A second round covers a concurrent delivery that started the same deploy between our
         // DescribeStacks and our Create/UpdateStack.
+        let asked = plan;
         for round in 0..2 {
-            let stack = self.describe(&plan.stack_name).await?;
+            let stack = self.describe(&asked.stack_name).await?;
+            let applied = match self.roles.apply(asked, stack.as_ref()) {
+                Ok(applied) => applied,
+                Err(refused) => return Ok(Outcome::Failed(refused)),
+            };
+            let plan = &applied;
             let step = match &stack {
                 None => StartStep::Create,
                 Some(s) => status::on_start(&stack_status(s)),
@@ -120,7 +126,7 @@ impl Deployer {
                 None,
                 format!(
                     "Stack `{}` kept changing while the deploy tried to start: another deploy is racing this one",
-                    plan.stack_name
+                    asked.stack_name
                 ),
             )
             .with(&[crate::Remedy::DeployAgain]),

@@ -165,6 +165,7 @@ fn flight(operation: Operation) -> InFlight {
         started: 0,
         change_set: None,
         resources: None,
+        stalls: 0,
     }
 }
 
@@ -1011,19 +1012,6 @@ mod change_sets {
     }
 }
 
-#[test]
-fn templates_declare_their_resource_count() {
-    use cfn_deployer_engine::template::resource_count;
-    let yaml = "Resources:\n  A:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub '${AWS::StackName}-a'\n  B:\n    Type: AWS::SQS::Queue\nOutputs:\n  O:\n    Value: !GetAtt [A, Arn]\n";
-    assert_eq!(resource_count(yaml), Some(2));
-    assert_eq!(
-        resource_count(r#"{"Resources": {"A": {}, "B": {}, "C": {}}}"#),
-        Some(3)
-    );
-    assert_eq!(resource_count("Outputs: {}"), None);
-    assert_eq!(resource_count("Resources: [unclosed"), None);
-}
-
 #[tokio::test]
 async fn progress_counts_settled_resources_against_the_template() {
     use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
@@ -1099,4 +1087,47 @@ async fn creates_carry_the_stack_policy_tags_role_and_parameters() {
     let out = d.start(&req).await.expect("start");
     assert!(matches!(out, Outcome::InProgress { .. }), "{out:?}");
     assert_eq!(create.num_calls(), 1, "the create carried every setting");
+}
+
+#[tokio::test]
+async fn a_service_role_is_passed_and_a_stack_acting_with_another_is_refused() {
+    use cfn_deployer_engine::RolePolicy;
+    const SERVICE: &str = "arn:aws:iam::123456789012:role/cfn-service";
+    let policy = RolePolicy {
+        service_role: Some(SERVICE.into()),
+        allowed: Vec::new(),
+    };
+    let missing = no_stack();
+    let create = mock!(Client::create_stack)
+        .match_requests(|r| r.role_arn() == Some(SERVICE))
+        .then_output(|| CreateStackOutput::builder().stack_id(ID).build());
+    let d = deployer(&[&missing, &create]);
+    let d = Engine(d.0.with_roles(policy.clone()));
+    let out = d.start(&request()).await.expect("start");
+    assert!(matches!(out, Outcome::InProgress { .. }), "{out:?}");
+    assert_eq!(create.num_calls(), 1, "the create passed the service role");
+
+    let powerful = mock!(Client::describe_stacks).then_output(|| {
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name(NAME)
+                    .stack_id(ID)
+                    .stack_status(StackStatus::UpdateComplete)
+                    .role_arn("arn:aws:iam::123456789012:role/admin")
+                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                    .build(),
+            )
+            .build()
+    });
+    let update = mock!(Client::update_stack)
+        .then_output(|| UpdateStackOutput::builder().stack_id(ID).build());
+    let d = Engine(deployer(&[&powerful, &update]).0.with_roles(policy));
+    let out = d.start(&request()).await.expect("start");
+    let Outcome::Failed(Failure { kind, message, .. }) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(kind, FailureKind::Permission);
+    assert!(message.contains("role/admin"), "{message}");
+    assert_eq!(update.num_calls(), 0, "nothing runs with the stored role");
 }

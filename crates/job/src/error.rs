@@ -2,6 +2,7 @@
 //! failure report.
 
 use cfn_deployer_artifact::{ArtifactError, Location};
+use cfn_deployer_engine::template::TemplateError;
 use cfn_deployer_engine::{DeployError, FailureKind as EngineKind, StepError};
 use cfn_deployer_params::ParamsError;
 
@@ -61,6 +62,17 @@ pub enum JobError {
         /// What is wrong.
         problem: String,
     },
+    /// The template must not be read: an alias bomb, or nested or sized past any template.
+    #[error("template `{file}` in input artifact `{artifact}` is refused: {source}")]
+    Template {
+        /// The artifact.
+        artifact: String,
+        /// The file.
+        file: String,
+        /// Why.
+        #[source]
+        source: TemplateError,
+    },
     /// The template is not text.
     #[error("template `{file}` in input artifact `{artifact}` is not UTF-8 text: CloudFormation templates are JSON or YAML")]
     NotText {
@@ -114,6 +126,7 @@ impl JobError {
             | Self::NoLocation(_)
             | Self::NoCredentials(_)
             | Self::ConfigFile { .. }
+            | Self::Template { .. }
             | Self::NoOutputArtifact(_) => FailureKind::Configuration,
             Self::Artifact { source, .. } if source.is_access_denied() => FailureKind::Permission,
             Self::Upload { denied: true, .. } => FailureKind::Permission,

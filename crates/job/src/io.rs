@@ -270,8 +270,13 @@ impl Inputs for JobFiles<'_> {
             });
         };
         let body = self.read_template(path).await?;
+        let resources = template::resource_count(&body).map_err(|source| JobError::Template {
+            artifact: path.artifact.clone(),
+            file: path.file.clone(),
+            source,
+        })?;
         let mut prepared = Prepared {
-            resources: template::resource_count(&body),
+            resources,
             ..Prepared::default()
         };
         prepared.template = if body.len() > MAX_TEMPLATE_BODY {

@@ -18,4 +18,4 @@ pub mod wording;
 pub use error::JobError;
 pub use job::{Configuration, Job};
 pub use report::{deliver, Delivery, FailureKind, Report, ReportError};
-pub use run::{pace_from_env, request_token, work_budget, Runner};
+pub use run::{pace_from_env, request_token, roles_from_env, work_budget, Runner};

@@ -8,12 +8,22 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
+/// The libraries whose TRACE lines carry what was sent and received: the SDK's runtime logs
+/// response bodies (DescribeStacks XML with parameter values and outputs), its signer the
+/// canonical request, the HTTP and TLS stacks their frames. They are capped at DEBUG, whatever
+/// level is asked for. (`aws_` covers the SDK's crates: `aws_smithy_*`, `aws_sigv4`,
+/// `aws_runtime`, `aws_config`, `aws_sdk_*`; this project's own crates are `cfn_deployer*`.)
+const WIRE_LEVEL_TARGETS: &[&str] = &["aws_", "hyper", "h2", "rustls"];
+
 /// Whether an event may be logged at all, whatever the level asked for.
 ///
 /// `lambda_runtime` logs every incoming event's body at TRACE ("raw JSON event received from
-/// Lambda"); a CodePipeline event holds the artifact secret key and session token.
+/// Lambda"); a CodePipeline event holds the artifact secret key and session token. The
+/// libraries in [`WIRE_LEVEL_TARGETS`] log bodies at TRACE.
 pub fn allowed(target: &str, level: &Level) -> bool {
-    !(target.starts_with("lambda_runtime") && *level == Level::TRACE)
+    let wire = target.starts_with("lambda_runtime")
+        || WIRE_LEVEL_TARGETS.iter().any(|t| target.starts_with(t));
+    !(wire && *level == Level::TRACE)
 }
 
 /// Installs the subscriber; call once, at start.
@@ -53,6 +63,17 @@ mod tests {
             &Level::TRACE
         ));
         assert!(allowed("lambda_runtime::runtime", &Level::DEBUG));
-        assert!(allowed("cfn_deployer::pipeline", &Level::TRACE));
+        assert!(allowed("cfn_deployer_job::run", &Level::TRACE));
+        for target in [
+            "aws_smithy_runtime::client::http::body",
+            "aws_smithy_http_client",
+            "aws_sigv4::http_request::sign",
+            "hyper_util::client",
+            "h2::codec",
+            "rustls::conn",
+        ] {
+            assert!(!allowed(target, &Level::TRACE), "{target}");
+            assert!(allowed(target, &Level::DEBUG), "{target}");
+        }
     }
 }

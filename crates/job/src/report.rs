@@ -70,6 +70,8 @@ pub enum Delivery {
     Reported,
     /// The job was already finished: another delivery of it reported first.
     AlreadyReported,
+    /// CodePipeline refused the report as invalid; a failure report saying so took its place.
+    RefusalReported,
 }
 
 /// CodePipeline did not take the report.
@@ -115,8 +117,52 @@ pub fn variables(outputs: BTreeMap<String, String>) -> Option<HashMap<String, St
     (!kept.is_empty()).then_some(kept)
 }
 
-/// Sends `report` for `job_id`: exactly one PutJobSuccessResult or PutJobFailureResult.
+/// Sends `report` for `job_id`: exactly one PutJobSuccessResult or PutJobFailureResult; and,
+/// only when CodePipeline refuses that one as invalid, one short failure report that says so.
 pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Delivery, ReportError> {
+    let (operation, result) = put(client, job_id, report).await;
+    let refused = match result {
+        Ok(()) => return Ok(Delivery::Reported),
+        Err(f) if is_finished(&f) => return Ok(Delivery::AlreadyReported),
+        Err(f) if is_refused(&f) => f,
+        Err(f) => return Err(f.into_error(operation, job_id)),
+    };
+    // Sent again as it was, it would be refused again, for ever: report the refusal instead,
+    // in plain ASCII and well within every limit.
+    warn!(operation, reason = %refused.message, "CodePipeline refused the report: reporting the refusal instead");
+    let message: String = format!(
+        "cfn-deployer's {operation} for this job was refused by CodePipeline ({}), so the deploy's own result could not be reported; the function's logs for job {job_id} hold it",
+        refused.message
+    )
+    .chars()
+    .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+    .take(1000)
+    .collect();
+    let fallback = Report::Failure {
+        kind: FailureKind::JobFailed,
+        message,
+        external_id: None,
+    };
+    match put(client, job_id, fallback).await {
+        (_, Ok(())) => Ok(Delivery::RefusalReported),
+        (_, Err(f)) if is_finished(&f) => Ok(Delivery::AlreadyReported),
+        (operation, Err(f)) => Err(f.into_error(operation, job_id)),
+    }
+}
+
+/// CodePipeline refuses a result for a job that already has one: a duplicate delivery of this
+/// job reported first, so this one has nothing left to do.
+fn is_finished(f: &Failed) -> bool {
+    f.code.as_deref() == Some("InvalidJobStateException")
+}
+
+/// CodePipeline refuses a report it finds invalid (a limit counted differently than here).
+fn is_refused(f: &Failed) -> bool {
+    f.code.as_deref() == Some("ValidationException")
+}
+
+/// One PutJob* call for `report`: its operation's name and what came of it.
+async fn put(client: &Client, job_id: &str, report: Report) -> (&'static str, Result<(), Failed>) {
     let success = |token: Option<String>, execution: ExecutionDetails, outputs| async move {
         client
             .put_job_success_result()
@@ -129,7 +175,7 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
             .map(drop)
             .map_err(Failed::from)
     };
-    let (operation, result) = match report {
+    match report {
         Report::Success {
             summary,
             external_id,
@@ -185,20 +231,6 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
             };
             ("PutJobFailureResult", result)
         }
-    };
-    match result {
-        Ok(()) => Ok(Delivery::Reported),
-        // CodePipeline refuses a result for a job that already has one: a duplicate delivery
-        // of this job reported first, so this one has nothing left to do.
-        Err(f) if f.code.as_deref() == Some("InvalidJobStateException") => {
-            Ok(Delivery::AlreadyReported)
-        }
-        Err(f) => Err(ReportError {
-            operation,
-            job_id: job_id.to_owned(),
-            message: f.message,
-            source: f.source,
-        }),
     }
 }
 
@@ -217,6 +249,9 @@ pub async fn deliver(
     match &delivery {
         Ok(Delivery::Reported) => info!("reported"),
         Ok(Delivery::AlreadyReported) => info!("job already reported by another delivery of it"),
+        Ok(Delivery::RefusalReported) => {
+            warn!("the report was refused; its refusal was reported instead")
+        }
         Err(e) => warn!(error = %e, "report failed"),
     }
     delivery
@@ -227,6 +262,17 @@ struct Failed {
     code: Option<String>,
     message: String,
     source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl Failed {
+    fn into_error(self, operation: &'static str, job_id: &str) -> ReportError {
+        ReportError {
+            operation,
+            job_id: job_id.to_owned(),
+            message: self.message,
+            source: self.source,
+        }
+    }
 }
 
 impl<E> From<SdkError<E, HttpResponse>> for Failed

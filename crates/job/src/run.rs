@@ -1,17 +1,20 @@
 //! One step of a CodePipeline job: its configuration and continuation token read, the engine
 //! advanced within a time budget, and the outcome turned into exactly one [`Report`].
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use cfn_deployer_engine::{Deployer, Outcome, Pace};
+use cfn_deployer_engine::{Deployer, Outcome, Pace, RolePolicy};
 use cfn_deployer_params::Params;
-use tracing::Instrument;
+use futures_util::FutureExt;
+use tracing::{error, Instrument};
 
 use crate::error::{failure_type, JobError};
 use crate::io::{write_outputs, JobFiles};
 use crate::job::{Configuration, Job};
-use crate::report::Report;
+use crate::report::{FailureKind, Report};
 use crate::{token, wording};
 
 /// The idempotency token for a job: every delivery of the same job derives the same one.
@@ -43,6 +46,28 @@ pub fn pace_from_env() -> Pace {
     }
 }
 
+/// Reads the service roles the deployer may hand to CloudFormation:
+/// `CFN_DEPLOYER_SERVICE_ROLE_ARN`, the role every deploy passes unless it names another, and
+/// `CFN_DEPLOYER_ALLOWED_ROLE_ARNS`, further roles a deploy may name (separated by commas or
+/// spaces). Neither set: CloudFormation acts as it would with no policy.
+pub fn roles_from_env() -> RolePolicy {
+    let service_role = std::env::var("CFN_DEPLOYER_SERVICE_ROLE_ARN")
+        .ok()
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let allowed = std::env::var("CFN_DEPLOYER_ALLOWED_ROLE_ARNS")
+        .unwrap_or_default()
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
+    RolePolicy {
+        service_role,
+        allowed,
+    }
+}
+
 /// The time kept back from a deadline for reporting: a tenth of what is left at the start,
 /// between one and five seconds.
 pub fn reserve(left: Duration) -> Duration {
@@ -50,10 +75,11 @@ pub fn reserve(left: Duration) -> Duration {
 }
 
 /// How long the work of a step may take, or `None` when the deadline is unknown. A deadline
-/// already past is taken as unknown: `cargo lambda watch` sends one in 1970.
+/// already past is taken as unknown: `cargo lambda watch` sends one in 1970. A step always
+/// gets at least half the time left, however short, so that a short timeout still moves.
 pub fn work_budget(deadline: Option<SystemTime>, now: SystemTime) -> Option<Duration> {
     let left = deadline?.duration_since(now).ok()?;
-    Some(left.saturating_sub(reserve(left)))
+    Some(left.saturating_sub(reserve(left)).max(left / 2))
 }
 
 /// Runs CodePipeline jobs, one step each.
@@ -74,6 +100,12 @@ impl Runner {
         }
     }
 
+    /// The same runner, handing CloudFormation only the roles `policy` allows.
+    pub fn with_roles(mut self, policy: RolePolicy) -> Self {
+        self.deployer = self.deployer.with_roles(policy);
+        self
+    }
+
     /// The same runner, pacing its polls so.
     pub fn with_pace(mut self, pace: Pace) -> Self {
         self.pace = pace;
@@ -81,11 +113,9 @@ impl Runner {
     }
 
     /// Runs one step of `job` within `budget` (none: no limit) and says how to report it.
+    /// Whatever happens in the step, a panic included, ends in a report.
     pub async fn run_job(&self, job: &Job, budget: Option<Duration>) -> Report {
-        match self.run(job, budget).await {
-            Ok(report) => report,
-            Err(err) => Report::from(err),
-        }
+        guarded(self.run(job, budget)).await
     }
 
     async fn run(&self, job: &Job, budget: Option<Duration>) -> Result<Report, JobError> {
@@ -117,6 +147,37 @@ impl Runner {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// Where to report a bug, named in the message of a step that panicked.
+pub const ISSUES_URL: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/issues");
+
+/// Runs a step and turns whatever it ends in into a report: its result, its error, or, when
+/// it panics, a `JobFailed` report that says it is a bug and how to report it. (An abort
+/// cannot be caught; the template reader's bounds exist so that none happens.)
+pub async fn guarded<F>(step: F) -> Report
+where
+    F: Future<Output = Result<Report, JobError>>,
+{
+    match AssertUnwindSafe(step).catch_unwind().await {
+        Ok(Ok(report)) => report,
+        Ok(Err(err)) => Report::from(err),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            error!(panic = %what, "the step panicked: reporting an internal error");
+            Report::Failure {
+                kind: FailureKind::JobFailed,
+                message: format!(
+                    "cfn-deployer hit an internal error (a bug, not a problem with the stack or the pipeline): {what}. Run the pipeline again; if it happens again, report it at {ISSUES_URL} with this message and the job id from the function's logs"
+                ),
+                external_id: None,
+            }
+        }
     }
 }
 
@@ -161,9 +222,33 @@ mod tests {
         assert_eq!(work_budget(at(120), now), Some(Duration::from_secs(115)));
         assert_eq!(work_budget(at(30), now), Some(Duration::from_secs(27)));
         assert_eq!(work_budget(at(3), now), Some(Duration::from_secs(2)));
+        // A second left: the reserve would take it all; the step still gets half.
+        assert_eq!(work_budget(at(1), now), Some(Duration::from_millis(500)));
         // Past or absent deadlines are unknown, not "no time left".
         assert_eq!(work_budget(Some(SystemTime::UNIX_EPOCH), now), None);
         assert_eq!(work_budget(None, now), None);
+    }
+
+    #[tokio::test]
+    async fn a_step_that_panics_is_one_failure_report_saying_it_is_a_bug() {
+        let report = guarded(async {
+            let empty: Vec<u8> = Vec::new();
+            // An index out of bounds, as a bug would make.
+            let _ = empty[usize::from(empty.is_empty())];
+            Ok(Report::Failure {
+                kind: FailureKind::Configuration,
+                message: "never reached".into(),
+                external_id: None,
+            })
+        })
+        .await;
+        let Report::Failure { kind, message, .. } = report else {
+            panic!("{report:?}")
+        };
+        assert_eq!(kind, FailureKind::JobFailed);
+        assert!(message.contains("internal error"), "{message}");
+        assert!(message.contains("index out of bounds"), "{message}");
+        assert!(message.contains(ISSUES_URL), "{message}");
     }
 
     #[test]

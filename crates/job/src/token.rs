@@ -91,6 +91,7 @@ mod tests {
             started: 1_700_000_000,
             change_set: None,
             resources: None,
+            stalls: 0,
         }
     }
 

@@ -15,6 +15,7 @@ pub fn remedy(remedy: Remedy) -> &'static str {
         Remedy::CreateChangeSet => "create it first with ActionMode CHANGE_SET_REPLACE",
         Remedy::DeployAgain => "run the pipeline again",
         Remedy::SettleOrUpgrade => "settle the stack by hand or upgrade cfn-deployer",
+        Remedy::MoreTime => "raise the function's timeout (its Timeout setting) so that a step has time to finish, then run the pipeline again",
     }
 }
 
@@ -57,6 +58,7 @@ mod tests {
             Remedy::CreateChangeSet,
             Remedy::DeployAgain,
             Remedy::SettleOrUpgrade,
+            Remedy::MoreTime,
         ] {
             assert!(remedy(r).len() > 15, "{r:?}");
         }

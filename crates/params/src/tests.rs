@@ -225,3 +225,44 @@ fn stack_names_follow_cloudformation_rules() {
     assert!(check_stack_name("").is_err());
     assert!(check_stack_name("-a").is_err());
 }
+
+#[test]
+fn paths_that_escape_the_artifact_are_configuration_errors() {
+    for (input, key) in [
+        (
+            r#"{"stack": "s", "artifact": "A", "file": "../template.yaml"}"#,
+            "`file`",
+        ),
+        (
+            r#"{"stack": "s", "TemplatePath": "A::/etc/passwd"}"#,
+            "`TemplatePath`",
+        ),
+        (
+            r#"{"stack": "s", "TemplatePath": "A::a/../../t.yaml"}"#,
+            "`TemplatePath`",
+        ),
+        (
+            r#"{"stack": "s", "TemplatePath": "A::t", "TemplateConfiguration": "A::..\\c.json"}"#,
+            "`TemplateConfiguration`",
+        ),
+        (
+            r#"{"stack": "s", "TemplatePath": "A::t", "ParameterOverrides": {"X": {"Fn::GetParam": ["A", "../p.json", "k"]}}}"#,
+            "`ParameterOverrides`",
+        ),
+    ] {
+        let err = Params::from_user_parameters(Some(input)).expect_err(input);
+        assert!(
+            matches!(err, ParamsError::BadValue { .. }),
+            "{input}: {err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(key) && text.contains("plain relative path"),
+            "{input}: {text}"
+        );
+    }
+    assert!(Params::from_user_parameters(Some(
+        r#"{"stack": "s", "TemplatePath": "A::./infra/t.yaml"}"#
+    ))
+    .is_ok());
+}

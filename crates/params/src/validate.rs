@@ -80,6 +80,7 @@ pub(crate) fn user_parameters(mut doc: UserParameters) -> Result<Params, ParamsE
             "file",
             "the template's path inside the artifact (or `TemplatePath`)",
         )?;
+        values::check_file(front, "file", &file)?;
         Ok(Some(FileRef::Artifact(ArtifactPath { artifact, file })))
     };
     in_pipeline(front, stack, shared, &template, doc.output_file_name)

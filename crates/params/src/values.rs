@@ -206,6 +206,7 @@ fn param_value(front: Front, name: &str, value: Value) -> Result<ParamValue, Par
                         3,
                         r#"{"Fn::GetParam": ["ArtifactName", "file.json", "key"]}"#,
                     )?;
+                    check_file(front, "ParameterOverrides", &a[1])?;
                     Ok(ParamValue::GetParam {
                         artifact: a[0].clone(),
                         file: a[1].clone(),
@@ -248,16 +249,36 @@ pub(crate) fn artifact_path(
     path: &str,
 ) -> Result<ArtifactPath, ParamsError> {
     match path.split_once("::") {
-        Some((a, f)) if !a.is_empty() && !f.is_empty() => Ok(ArtifactPath {
-            artifact: a.to_owned(),
-            file: f.to_owned(),
-        }),
+        Some((a, f)) if !a.is_empty() && !f.is_empty() => {
+            check_file(front, key, f)?;
+            Ok(ArtifactPath {
+                artifact: a.to_owned(),
+                file: f.to_owned(),
+            })
+        }
         _ => Err(bad(
             front,
             key,
             format!("`{path}` is not of the form `ArtifactName::path/in/artifact`"),
         )),
     }
+}
+
+/// Refuses a path inside an archive that could name something outside it.
+pub(crate) fn check_file(front: Front, key: &str, path: &str) -> Result<(), ParamsError> {
+    let trimmed = path.strip_prefix("./").unwrap_or(path);
+    let escapes = trimmed.starts_with('/')
+        || trimmed.starts_with('\\')
+        || trimmed.split(['/', '\\']).any(|c| c == "..")
+        || trimmed.contains('\0');
+    if escapes {
+        return Err(bad(
+            front,
+            key,
+            format!("`{path}` is not a plain relative path inside the artifact: remove `..` and leading `/`"),
+        ));
+    }
+    Ok(())
 }
 
 /// One setting written two ways (the sample's and the built-in action's): they must agree.

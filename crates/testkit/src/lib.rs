@@ -2,6 +2,7 @@
 //! binary, the workspace's built binaries, running the local pipeline against moto, and
 //! throwaway projects. A dev-dependency only.
 
+pub mod hostile;
 pub mod s3;
 
 use std::io::Write;
