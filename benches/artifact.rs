@@ -208,6 +208,7 @@ fn base_options(function: &Path, endpoint: &str) -> Options {
         faults: Vec::new(),
         duplicate: false,
         encryption_key_id: None,
+        worker: None,
     }
 }
 

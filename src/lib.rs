@@ -1,7 +1,9 @@
-//! The Lambda function: the front through which a CodePipeline Invoke action reaches the
-//! deploy engine. It reads the invocation's event, hands the job to the job layer with the
-//! invocation's time budget, and sends the one report. Wiring only: the deploy logic lives in
-//! `cfn-deployer-engine`, the job logic in `cfn-deployer-job`.
+//! The Lambda function: the front through which a CodePipeline Invoke action, and the tasks of
+//! cfn-deployer's state machine, reach the deploy engine. It tells the two events apart by
+//! their shape, hands a job to the job layer (and sends its one report) or a task to the Step
+//! Functions front (and returns its answer), within the invocation's time budget. Wiring
+//! only: the deploy logic lives in `cfn-deployer-engine`, the job logic in `cfn-deployer-job`,
+//! the tasks' in `cfn-deployer-stepfunctions`.
 
 // The SDK futures nest deeply; computing their layout needs more than the default depth.
 #![recursion_limit = "256"]
@@ -9,15 +11,19 @@
 use std::time::SystemTime;
 
 use cfn_deployer_job::{job, Delivery, JobError, Report, ReportError, Runner};
+use cfn_deployer_stepfunctions::Tasks;
 use serde_json::Value;
 use tracing::{warn, Instrument};
 
 /// The invocation could not end its job.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// The event has no job id, so there is nothing to report to.
-    #[error("the event is not a CodePipeline job (no `CodePipeline.job.id`); nothing to report")]
+    /// The event is neither a CodePipeline job with an id nor a task of the state machine.
+    #[error("the event is neither a CodePipeline job (`CodePipeline.job` with an `id`) nor a task of cfn-deployer's state machine (`cfnDeployer`); nothing to do")]
     NotAJob,
+    /// The event means to be a task of the state machine but is not one it sends.
+    #[error("{0}")]
+    BadTask(String),
     /// The report did not reach CodePipeline; returning the error makes Lambda deliver the job
     /// again.
     #[error(transparent)]
@@ -28,6 +34,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(err: HandlerError) -> Self {
         let error_type = match err {
             HandlerError::NotAJob => "NotAJob",
+            HandlerError::BadTask(_) => "CfnDeployer.BadTask",
             HandlerError::Report(_) => "ReportFailed",
         };
         Self {
@@ -42,6 +49,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 pub struct Handler {
     runner: Runner,
     codepipeline: aws_sdk_codepipeline::Client,
+    tasks: Option<Tasks>,
 }
 
 impl Handler {
@@ -50,7 +58,30 @@ impl Handler {
         Self {
             runner,
             codepipeline,
+            tasks: None,
         }
+    }
+
+    /// The same handler, running the state machine's tasks with `tasks` too.
+    pub fn with_tasks(mut self, tasks: Tasks) -> Self {
+        self.tasks = Some(tasks);
+        self
+    }
+
+    /// Handles one event of either kind: a CodePipeline job (reported, answered with `null`)
+    /// or a task of the state machine (answered with the task's result).
+    pub async fn handle_event(
+        &self,
+        event: Value,
+        deadline: Option<SystemTime>,
+    ) -> Result<Value, HandlerError> {
+        if let (Some(task), Some(tasks)) = (Tasks::task_of(&event), &self.tasks) {
+            let task = task.map_err(HandlerError::BadTask)?;
+            let budget = cfn_deployer_job::work_budget(deadline, SystemTime::now());
+            let result = tasks.run(task, budget).await;
+            return Ok(serde_json::to_value(result).unwrap_or(Value::Null));
+        }
+        self.handle(event, deadline).await.map(|_| Value::Null)
     }
 
     /// Handles one event: runs the job one step and reports it exactly once. The work stops

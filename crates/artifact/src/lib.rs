@@ -6,10 +6,12 @@
 
 mod extract;
 mod location;
+mod object;
 pub mod sparse;
 
 pub use extract::{Extraction, Need};
 pub use location::{s3_url, Location, UrlError};
+pub use object::{put_object, read_object};
 
 use std::ops::Range;
 
@@ -120,10 +122,10 @@ impl ArtifactError {
 }
 
 /// Reads objects from S3 by range, keeping count.
-struct Fetcher<'a> {
-    s3: &'a Client,
-    location: &'a Location,
-    stats: FetchStats,
+pub(crate) struct Fetcher<'a> {
+    pub(crate) s3: &'a Client,
+    pub(crate) location: &'a Location,
+    pub(crate) stats: FetchStats,
 }
 
 impl Fetcher<'_> {
@@ -165,7 +167,7 @@ impl Fetcher<'_> {
     /// Fetches `range`, or with `None` for its start the last `range.end` bytes (a suffix
     /// range). Returns where the data starts, the data and the object's size. A server that
     /// ignores the range is read as a stream and only the wanted window is kept.
-    async fn get(
+    pub(crate) async fn get(
         &mut self,
         start: Option<u64>,
         end_or_len: u64,

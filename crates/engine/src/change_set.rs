@@ -4,6 +4,7 @@
 use aws_sdk_cloudformation::types::{
     Change, ChangeAction, ChangeSetStatus, ChangeSetType, ExecutionStatus, StackStatus,
 };
+use serde::Serialize;
 use tracing::info;
 
 use crate::error::{is_missing_change_set, DeployError, StepError};
@@ -35,6 +36,60 @@ pub fn on_change_set(status: &ChangeSetStatus) -> PollStep {
     }
 }
 
+/// A change set's changes, for a person to review before it is executed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Review {
+    /// The change set's name.
+    pub change_set_name: String,
+    /// Its id (ARN).
+    pub change_set_id: Option<String>,
+    /// The stack it changes.
+    pub stack_name: String,
+    /// What it would change, resource by resource.
+    pub changes: Vec<ReviewChange>,
+    /// Whether CloudFormation has more changes than were read.
+    pub more: bool,
+}
+
+/// One resource a change set would change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReviewChange {
+    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
+    pub action: String,
+    /// The resource's logical id.
+    pub logical_resource_id: String,
+    /// Its type.
+    pub resource_type: String,
+    /// For a `Modify`: `True`, `False` or `Conditional`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+}
+
+impl ReviewChange {
+    fn of(change: &Change) -> Option<Self> {
+        let rc = change.resource_change()?;
+        Some(Self {
+            action: action_word(rc.action()).to_owned(),
+            logical_resource_id: rc.logical_resource_id().unwrap_or("?").to_owned(),
+            resource_type: rc.resource_type().unwrap_or("?").to_owned(),
+            replacement: rc.replacement().map(|r| r.as_str().to_owned()),
+        })
+    }
+}
+
+fn action_word(action: Option<&ChangeAction>) -> &'static str {
+    match action {
+        Some(ChangeAction::Add) => "Add",
+        Some(ChangeAction::Modify) => "Modify",
+        Some(ChangeAction::Remove) => "Remove",
+        Some(ChangeAction::Import) => "Import",
+        Some(ChangeAction::Dynamic) => "Dynamic",
+        _ => "Change",
+    }
+}
+
 /// One line per change: `Add Queue (AWS::SQS::Queue)`, `Modify Bucket (AWS::S3::Bucket),
 /// replacement: True`, `Remove Topic (AWS::SNS::Topic)`; within `max` characters.
 pub fn summarize(name: &str, changes: &[Change], more: bool, max: usize) -> String {
@@ -42,14 +97,7 @@ pub fn summarize(name: &str, changes: &[Change], more: bool, max: usize) -> Stri
         .iter()
         .filter_map(|c| c.resource_change())
         .map(|rc| {
-            let action = match rc.action() {
-                Some(ChangeAction::Add) => "Add",
-                Some(ChangeAction::Modify) => "Modify",
-                Some(ChangeAction::Remove) => "Remove",
-                Some(ChangeAction::Import) => "Import",
-                Some(ChangeAction::Dynamic) => "Dynamic",
-                _ => "Change",
-            };
+            let action = action_word(rc.action());
             let mut line = format!(
                 "{action} {} ({})",
                 rc.logical_resource_id().unwrap_or("?"),
@@ -204,6 +252,13 @@ impl Deployer {
                     stack_id: flight.stack_id.clone(),
                     summary,
                     outputs: Default::default(),
+                    review: Some(Review {
+                        change_set_name: name.clone(),
+                        change_set_id: out.change_set_id().map(str::to_owned),
+                        stack_name: flight.stack_name.clone(),
+                        changes: out.changes().iter().filter_map(ReviewChange::of).collect(),
+                        more: out.next_token().is_some(),
+                    }),
                 }
             }
             PollStep::Failed if is_empty_change_set(reason) => {
@@ -215,6 +270,13 @@ impl Deployer {
                         flight.stack_name
                     ),
                     outputs: Default::default(),
+                    review: Some(Review {
+                        change_set_name: name.clone(),
+                        change_set_id: out.change_set_id().map(str::to_owned),
+                        stack_name: flight.stack_name.clone(),
+                        changes: Vec::new(),
+                        more: false,
+                    }),
                 }
             }
             PollStep::Failed => Outcome::Failed(Failure::deploy(
@@ -265,6 +327,7 @@ impl Deployer {
                 stack_id,
                 summary: format!("Change set `{name}` has no changes: nothing to execute"),
                 outputs: Default::default(),
+                review: None,
             });
         }
         let stack = self.describe(&stack_id).await?;

@@ -115,5 +115,6 @@ pub(crate) fn deleted(stack_name: &str, stack_id: &str, absent: bool) -> Outcome
             format!("Stack `{stack_name}` is deleted")
         },
         outputs: BTreeMap::new(),
+        review: None,
     }
 }

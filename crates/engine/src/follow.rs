@@ -60,6 +60,7 @@ impl Deployer {
                     stack_id: flight.stack_id.clone(),
                     summary: format!("Stack `{}` is {}", flight.stack_name, status.as_str()),
                     outputs: outputs(&stack),
+                    review: None,
                 })
             }
             PollStep::InProgress => {

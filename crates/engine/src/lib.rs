@@ -31,8 +31,8 @@ use aws_sdk_cloudformation::Client;
 pub use advance::Pace;
 pub use error::{DeployError, StepError};
 pub use flight::{InFlight, Operation};
-pub use outcome::{Failure, FailureKind, Outcome, Remedy};
-pub use plan::{Action, Inputs, Mode, Plan, Prepared, Template, MAX_TEMPLATE_BODY};
+pub use outcome::{panic_message, Failure, FailureKind, Outcome, Remedy};
+pub use plan::{request_token, Action, Inputs, Mode, Plan, Prepared, Template, MAX_TEMPLATE_BODY};
 pub use roles::RolePolicy;
 
 /// The seconds since the Unix epoch, now.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::change_set::Review;
 use crate::flight::InFlight;
 
 /// Where a deploy stands after one step.
@@ -16,6 +17,8 @@ pub enum Outcome {
         summary: String,
         /// The stack's outputs (none for a deleted stack).
         outputs: BTreeMap<String, String>,
+        /// For a change set created for review: what it would change.
+        review: Option<Review>,
     },
     /// An operation is under way; poll it again later.
     InProgress {
@@ -82,6 +85,25 @@ impl Failure {
         self.remedies.extend_from_slice(remedies);
         self
     }
+
+    /// The message with its remedies, each said by `word` in a front's own vocabulary:
+    /// `message: first remedy, or second remedy.`
+    pub fn worded(&self, word: impl Fn(Remedy) -> &'static str) -> String {
+        if self.remedies.is_empty() {
+            return self.message.clone();
+        }
+        let remedies: Vec<&str> = self.remedies.iter().map(|r| word(*r)).collect();
+        format!("{}: {}.", self.message, remedies.join(", or "))
+    }
+}
+
+/// The message a panic carried, for a report that says what broke.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 /// A way out of a failure. The engine names it; the fronts say it in their own words (a

@@ -75,6 +75,19 @@ impl Default for Action {
     }
 }
 
+/// The idempotency token for a deploy started by `id` (a job, an execution): every delivery
+/// of the same id derives the same token, within CloudFormation's 128 characters of
+/// `[a-zA-Z0-9-]`.
+pub fn request_token(id: &str) -> String {
+    let clean: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let mut token = format!("cfn-deployer-{clean}");
+    token.truncate(128);
+    token
+}
+
 /// A template, passed inline or, when larger than CloudFormation takes inline, by S3 URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Template {
@@ -168,4 +181,18 @@ pub trait Inputs: Sync {
 
     /// Reads the template and everything it needs for `plan`.
     fn prepare(&self, plan: &Plan) -> impl Future<Output = Result<Prepared, Self::Error>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_tokens_fit_cloudformation() {
+        let t = request_token("11111111-abcd-1111-abcd-111111abcdef");
+        assert_eq!(t, "cfn-deployer-11111111-abcd-1111-abcd-111111abcdef");
+        let long = request_token(&"x/".repeat(300));
+        assert!(long.len() <= 128);
+        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
 }

@@ -226,6 +226,7 @@ impl Deployer {
                         plan.stack_name
                     ),
                     outputs: outputs(stack),
+                    review: None,
                 })
             }
             Err(e) => Err(e),

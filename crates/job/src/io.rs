@@ -7,12 +7,10 @@ use std::sync::Mutex;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
-use aws_sdk_s3::types::ServerSideEncryption;
 use cfn_deployer_artifact::{self as artifact, s3_url, Location};
-use cfn_deployer_aws::AwsFault;
 use cfn_deployer_engine::{template, Inputs, Plan, Prepared, Template, MAX_TEMPLATE_BODY};
 use cfn_deployer_params::{
-    text_values, ArtifactAttribute, ArtifactPath, FileRef, ParamValue, Params,
+    ArtifactAttribute, ArtifactPath, FileRef, ParamValue, Params, TemplateConfiguration,
 };
 use serde_json::Value;
 use tracing::info;
@@ -187,28 +185,15 @@ impl<'a> JobFiles<'a> {
         let params = self.params;
         if let Some(FileRef::Artifact(config)) = &params.template_configuration {
             let doc = self.json_file(config, "TemplateConfiguration").await?;
-            let problem = |problem: String| JobError::ConfigFile {
-                artifact: config.artifact.clone(),
-                file: config.file.clone(),
-                problem,
-            };
-            let Value::Object(doc) = doc else {
-                return Err(problem(
-                    "must hold a JSON object with Parameters, Tags and StackPolicy".into(),
-                ));
-            };
-            for (key, value) in doc {
-                match key.as_str() {
-                    "Parameters" => prepared.parameters.extend(
-                        text_values(value).map_err(|p| problem(format!("`Parameters` {p}")))?,
-                    ),
-                    "Tags" => prepared
-                        .tags
-                        .extend(text_values(value).map_err(|p| problem(format!("`Tags` {p}")))?),
-                    "StackPolicy" => prepared.stack_policy = Some(value.to_string()),
-                    other => return Err(problem(format!("has unknown key `{other}`; the known keys are Parameters, Tags, StackPolicy"))),
-                }
-            }
+            let file =
+                TemplateConfiguration::from_json(doc).map_err(|problem| JobError::ConfigFile {
+                    artifact: config.artifact.clone(),
+                    file: config.file.clone(),
+                    problem,
+                })?;
+            prepared.parameters.extend(file.parameters);
+            prepared.tags.extend(file.tags);
+            prepared.stack_policy = file.stack_policy;
         }
         for (name, value) in &params.parameter_overrides {
             let text = match value {
@@ -300,26 +285,18 @@ async fn put_object(
     what: String,
 ) -> Result<(), JobError> {
     let s3 = artifact_s3_client(sdk, creds);
-    let put = s3
-        .put_object()
-        .bucket(&location.bucket)
-        .key(&location.key)
-        .body(data.into());
-    let put = match &job.encryption_key {
-        Some(key) => put
-            .server_side_encryption(ServerSideEncryption::AwsKms)
-            .ssekms_key_id(key),
-        None => put.server_side_encryption(ServerSideEncryption::Aes256),
-    };
-    put.send().await.map(drop).map_err(|e| {
-        let fault = AwsFault::of(&e);
-        JobError::Upload {
+    artifact::put_object(&s3, location, data, job.encryption_key.as_deref())
+        .await
+        .map_err(|e| JobError::Upload {
             what,
             location: location.clone(),
-            denied: fault.is_access_denied(),
-            message: fault.to_text(),
-        }
-    })
+            denied: e.is_access_denied(),
+            message: match e {
+                artifact::ArtifactError::AccessDenied { message, .. }
+                | artifact::ArtifactError::S3 { message, .. } => message,
+                other => other.to_string(),
+            },
+        })
 }
 
 /// Writes the stack's outputs as JSON into the first output artifact, a zip holding the one

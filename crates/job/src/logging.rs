@@ -1,4 +1,4 @@
-//! The function's logging: Lambda's conventions (level from `AWS_LAMBDA_LOG_LEVEL` or
+//! Logging for the function and the worker: Lambda's conventions (level from `AWS_LAMBDA_LOG_LEVEL` or
 //! `RUST_LOG`, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`), with the one guarantee the runtime's
 //! default lacks: the raw event, which carries the artifact credentials, is never logged.
 
@@ -26,26 +26,44 @@ pub fn allowed(target: &str, level: &Level) -> bool {
     !(wire && *level == Level::TRACE)
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Text lines, for a terminal.
+    Text,
+    /// One JSON object per line, every field kept: what Lambda and CloudWatch read.
+    Json,
+}
+
+impl Format {
+    /// Lambda's convention: JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, else text.
+    pub fn from_lambda_env() -> Self {
+        if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+            Self::Json
+        } else {
+            Self::Text
+        }
+    }
+}
+
 /// Installs the subscriber; call once, at start.
-pub fn init() {
+pub fn init(format: Format) {
     let directives = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
     let levels = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .parse_lossy(directives.to_lowercase());
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let format = tracing_subscriber::fmt::layer()
+    let layer = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time();
-    let format = if json {
-        format.json().with_current_span(true).boxed()
-    } else {
-        format.boxed()
+    let layer = match format {
+        Format::Json => layer.json().with_current_span(true).boxed(),
+        Format::Text => layer.boxed(),
     };
     tracing_subscriber::registry()
         .with(
-            format
+            layer
                 .with_filter(levels)
                 .with_filter(filter_fn(|meta| allowed(meta.target(), meta.level()))),
         )

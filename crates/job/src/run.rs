@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use cfn_deployer_engine::{Deployer, Outcome, Pace, RolePolicy};
+use cfn_deployer_engine::{panic_message, request_token, Deployer, Outcome, Pace, RolePolicy};
 use cfn_deployer_params::Params;
 use futures_util::FutureExt;
 use tracing::{error, Instrument};
@@ -16,17 +16,6 @@ use crate::io::{write_outputs, JobFiles};
 use crate::job::{Configuration, Job};
 use crate::report::{FailureKind, Report};
 use crate::{token, wording};
-
-/// The idempotency token for a job: every delivery of the same job derives the same one.
-pub fn request_token(job_id: &str) -> String {
-    let clean: String = job_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    let mut token = format!("cfn-deployer-{clean}");
-    token.truncate(128);
-    token
-}
 
 /// Reads the pace of polls from `CFN_DEPLOYER_POLL_WITHIN_SECONDS` and
 /// `CFN_DEPLOYER_POLL_INTERVAL_SECONDS`; an absent or unreadable value keeps the default.
@@ -44,6 +33,20 @@ pub fn pace_from_env() -> Pace {
             .filter(|d| !d.is_zero())
             .unwrap_or(default.poll_interval),
     }
+}
+
+/// The shared SDK settings of a front: the standard environment (region, credentials,
+/// endpoints), and timeouts on every call, so that a hung connection never outlives a step.
+pub async fn sdk_config() -> SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .operation_timeout(Duration::from_secs(60))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
 }
 
 /// Reads the service roles the deployer may hand to CloudFormation:
@@ -164,11 +167,7 @@ where
         Ok(Ok(report)) => report,
         Ok(Err(err)) => Report::from(err),
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
+            let what = panic_message(panic.as_ref());
             error!(panic = %what, "the step panicked: reporting an internal error");
             Report::Failure {
                 kind: FailureKind::JobFailed,
@@ -188,6 +187,7 @@ pub fn report(outcome: Outcome) -> Result<Report, JobError> {
             stack_id,
             summary,
             outputs,
+            ..
         } => Report::Success {
             output_variables: outputs,
             summary,
@@ -249,14 +249,5 @@ mod tests {
         assert!(message.contains("internal error"), "{message}");
         assert!(message.contains("index out of bounds"), "{message}");
         assert!(message.contains(ISSUES_URL), "{message}");
-    }
-
-    #[test]
-    fn request_tokens_fit_cloudformation() {
-        let t = request_token("11111111-abcd-1111-abcd-111111abcdef");
-        assert_eq!(t, "cfn-deployer-11111111-abcd-1111-abcd-111111abcdef");
-        let long = request_token(&"x/".repeat(300));
-        assert!(long.len() <= 128);
-        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     }
 }

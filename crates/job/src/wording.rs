@@ -21,11 +21,7 @@ pub fn remedy(remedy: Remedy) -> &'static str {
 
 /// The failure's message with its remedies, as the job reports it.
 pub fn message(failure: &Failure) -> String {
-    if failure.remedies.is_empty() {
-        return failure.message.clone();
-    }
-    let remedies: Vec<&str> = failure.remedies.iter().map(|r| remedy(*r)).collect();
-    format!("{}: {}.", failure.message, remedies.join(", or "))
+    failure.worded(remedy)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub(crate) struct Function<'a> {
 }
 
 /// A process's peak resident set (`VmHWM`), in KiB, from `/proc`; `None` off Linux.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -41,8 +41,8 @@ impl Function<'_> {
                     "starting the function {}",
                     self.opts.function.display()
                 )))?;
-            forward(child.stdout.take());
-            forward(child.stderr.take());
+            forward(child.stdout.take(), String::new());
+            forward(child.stderr.take(), String::new());
             self.child = Some(child);
             self.spawned = Some(Instant::now());
         }
@@ -68,13 +68,21 @@ impl Function<'_> {
     }
 }
 
-/// Prints the function's log lines, indented under the pipeline's own.
-fn forward<R: tokio::io::AsyncRead + Unpin + Send + 'static>(stream: Option<R>) {
+/// Prints a process's log lines, indented under the pipeline's own, after `name` when several
+/// processes print.
+pub(crate) fn forward<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    stream: Option<R>,
+    name: String,
+) {
     if let Some(stream) = stream {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                eprintln!("    │ {line}");
+                if name.is_empty() {
+                    eprintln!("    │ {line}");
+                } else {
+                    eprintln!("  {name:>2} │ {line}");
+                }
             }
         });
     }

@@ -5,8 +5,11 @@
 //! function and the worker from outside, as AWS would, through their public interfaces.
 
 pub mod archive;
+pub mod codepipeline;
 mod function;
+pub mod lambda;
 pub mod print;
 pub mod proxy;
 pub mod run;
 pub mod server;
+pub mod worker;

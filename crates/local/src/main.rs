@@ -1,6 +1,7 @@
 //! `cfn-deployer-local`: runs a CodePipeline deploy action on this machine, with the real
 //! function binary, against moto (the default) or real S3 and CloudFormation. Wiring only.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,9 +10,11 @@ use anyhow::{bail, Context};
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use cfn_deployer_artifact::Location;
+use cfn_deployer_local::codepipeline::ActionType;
 use cfn_deployer_local::proxy::Fault;
 use cfn_deployer_local::run::{self, End, Options, Source};
 use cfn_deployer_local::server::JobResult;
+use cfn_deployer_local::worker::WorkerOptions;
 use cfn_deployer_params::Params;
 use clap::Parser;
 
@@ -77,6 +80,121 @@ struct Cli {
     /// Give the job an `encryptionKey`, as a pipeline whose artifact store uses this KMS key.
     #[arg(long)]
     encryption_key_id: Option<String>,
+    /// Play a custom action: queue the job for `cfn-deployer-worker` processes to poll, claim
+    /// and report, instead of invoking the function.
+    #[arg(long)]
+    worker: bool,
+    /// The worker binary; by default `cfn-deployer-worker` beside this program.
+    #[arg(long, requires = "worker")]
+    worker_binary: Option<PathBuf>,
+    /// How many workers poll at once.
+    #[arg(long, default_value_t = 1, requires = "worker")]
+    workers: usize,
+    /// The custom action type's category.
+    #[arg(long, default_value = "Deploy")]
+    category: String,
+    /// The custom action type's provider.
+    #[arg(long, default_value = "CfnDeployer")]
+    provider: String,
+    /// The custom action type's version.
+    #[arg(long, default_value = "1")]
+    action_version: String,
+    /// The action type's queryable property and the job's value for it; the workers poll for it.
+    #[arg(long, value_name = "KEY=VALUE", requires = "worker")]
+    query: Option<String>,
+    /// The value the workers poll for instead of the job's (a job no worker serves).
+    #[arg(long, value_name = "VALUE", requires = "query")]
+    workers_serve: Option<String>,
+    /// A configuration property of the custom action, KEY=VALUE (repeatable); they take the
+    /// place of UserParameters. --stack and --user-parameters are turned into properties too.
+    #[arg(long = "configuration", value_name = "KEY=VALUE", requires = "worker")]
+    configuration: Vec<String>,
+    /// Jobs each worker runs at once.
+    #[arg(long, default_value_t = 4, requires = "worker")]
+    concurrency: u16,
+    /// Seconds one step of a job may take in a worker.
+    #[arg(long, default_value_t = 20.0, requires = "worker")]
+    step_seconds: f64,
+    /// Stop the first worker with SIGTERM this many seconds after it claims the first job,
+    /// and start a fresh one in its place.
+    #[arg(long, value_name = "SECS", requires = "worker")]
+    stop_worker_after: Option<f64>,
+    /// Seconds a queued job may wait for a worker to pick it up.
+    #[arg(long, default_value_t = 30)]
+    pickup_timeout: u64,
+    /// Run this many actions at once, each deploying its own stack (NAME-1, NAME-2, …).
+    #[arg(long, default_value_t = 1, requires = "worker")]
+    parallel: usize,
+}
+
+/// A custom action's configuration from the command line: `--stack` (or `--user-parameters`)
+/// in the built-in action's names, every value a string, then each `--configuration`.
+fn configuration(cli: &Cli) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    if let Some(raw) = &cli.user_parameters {
+        let value: serde_json::Value =
+            serde_json::from_str(raw).context("--user-parameters is not JSON")?;
+        let serde_json::Value::Object(object) = value else {
+            bail!("--user-parameters must be a JSON object");
+        };
+        for (k, v) in object {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            map.insert(k, text);
+        }
+    } else if let Some(stack) = &cli.stack {
+        map.insert("StackName".into(), stack.clone());
+        map.insert(
+            "TemplatePath".into(),
+            format!("{}::{}", cli.artifact, cli.file),
+        );
+    }
+    for pair in &cli.configuration {
+        let (k, v) = pair
+            .split_once('=')
+            .with_context(|| format!("--configuration `{pair}` is not KEY=VALUE"))?;
+        map.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(map)
+}
+
+fn worker_options(cli: &Cli) -> anyhow::Result<Option<WorkerOptions>> {
+    if !cli.worker {
+        return Ok(None);
+    }
+    let (queryable, query_value) = match &cli.query {
+        Some(pair) => {
+            let (k, v) = pair
+                .split_once('=')
+                .with_context(|| format!("--query `{pair}` is not KEY=VALUE"))?;
+            (Some(k.to_owned()), Some(v.to_owned()))
+        }
+        None => (None, None),
+    };
+    Ok(Some(WorkerOptions {
+        binary: match &cli.worker_binary {
+            Some(b) => b.clone(),
+            None => std::env::current_exe()?.with_file_name("cfn-deployer-worker"),
+        },
+        workers: cli.workers,
+        action_type: ActionType {
+            category: cli.category.clone(),
+            owner: "Custom".into(),
+            provider: cli.provider.clone(),
+            version: cli.action_version.clone(),
+            queryable,
+        },
+        query_value,
+        worker_query_value: cli.workers_serve.clone(),
+        configuration: configuration(cli)?,
+        concurrency: cli.concurrency,
+        step_seconds: cli.step_seconds,
+        stop_after: cli.stop_worker_after.map(Duration::from_secs_f64),
+        pickup_timeout: Duration::from_secs(cli.pickup_timeout),
+        parallel: cli.parallel.max(1),
+    }))
 }
 
 #[tokio::main]
@@ -109,13 +227,15 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         (_, _, Some(dir)) => Source::Dir(dir.clone()),
         _ => bail!("give a folder to zip, --zip FILE or --object s3://bucket/key"),
     };
-    let user_parameters = match (&cli.user_parameters, &cli.stack) {
-        (Some(raw), _) => raw.clone(),
-        (None, Some(stack)) => {
+    let worker = worker_options(&cli)?;
+    let user_parameters = match (&cli.user_parameters, &cli.stack, &worker) {
+        (Some(raw), _, _) => raw.clone(),
+        (None, Some(stack), _) => {
             serde_json::json!({"stack": stack, "artifact": cli.artifact, "file": cli.file})
                 .to_string()
         }
-        (None, None) => bail!("give --stack NAME (or --user-parameters JSON)"),
+        (None, None, Some(_)) => String::new(),
+        (None, None, None) => bail!("give --stack NAME (or --user-parameters JSON)"),
     };
     let function = match &cli.function {
         Some(f) => f.clone(),
@@ -152,14 +272,21 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         faults: cli.faults.clone(),
         duplicate: cli.duplicate,
         encryption_key_id: cli.encryption_key_id.clone(),
+        worker: worker.clone(),
     };
     if cli.aws && !cli.faults.is_empty() {
         bail!("--fault needs an endpoint such as moto; it cannot be used with --aws");
     }
     let summary = run::run(&sdk, &opts).await?;
     println!(
-        "{} job(s), {} invocation(s)",
-        summary.jobs, summary.invocations
+        "{} job(s), {} {}",
+        summary.jobs,
+        summary.invocations,
+        if worker.is_some() {
+            "claim(s)"
+        } else {
+            "invocation(s)"
+        }
     );
     if !summary.calls.is_empty() {
         let total: u64 = summary.calls.values().sum();
@@ -169,9 +296,26 @@ async fn real_main() -> anyhow::Result<ExitCode> {
             .map(|(op, n)| format!("{op} {n}"))
             .collect();
         println!(
-            "AWS calls by the function: {total} ({}); S3 bytes received: {}",
+            "AWS calls by the {}: {total} ({}); S3 bytes received: {}",
+            if worker.is_some() {
+                "workers"
+            } else {
+                "function"
+            },
             each.join(", "),
             summary.s3_bytes
+        );
+    }
+    if let (Some(_), Some(peak)) = (&worker, summary.peak_rss_kib) {
+        let calls: Vec<String> = summary
+            .calls_to_codepipeline
+            .iter()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect();
+        println!(
+            "workers: peak memory {:.1} MiB; CodePipeline calls: {}",
+            peak as f64 / 1024.0,
+            calls.join(", ")
         );
     }
     if let (Some(start), Some(peak)) = (summary.cold_start, summary.peak_rss_kib) {

@@ -31,6 +31,8 @@ pub enum FaultKind {
     Drop,
     /// Forward the call without its `Range` header, as a server that ignores ranges would.
     NoRange,
+    /// For `AcknowledgeJob`: the job was dispatched again meanwhile, so the nonce is stale.
+    InvalidNonce,
 }
 
 /// A fault for the first `times` calls of `operation` (`*` for any).
@@ -52,7 +54,7 @@ impl FromStr for Fault {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.split(':');
         let usage = || {
-            format!("`{s}`: a fault is OPERATION:KIND[:TIMES], KIND one of 500, 503, throttle, drop, norange, delay=SECONDS")
+            format!("`{s}`: a fault is OPERATION:KIND[:TIMES], KIND one of 500, 503, throttle, drop, norange, invalid-nonce, delay=SECONDS")
         };
         let operation = parts
             .next()
@@ -63,6 +65,7 @@ impl FromStr for Fault {
             "throttle" => FaultKind::Throttle,
             "drop" => FaultKind::Drop,
             "norange" => FaultKind::NoRange,
+            "invalid-nonce" => FaultKind::InvalidNonce,
             k if k.starts_with("delay=") => {
                 let secs: f64 = k["delay=".len()..].parse().map_err(|_| usage())?;
                 FaultKind::Delay(Duration::try_from_secs_f64(secs).map_err(|_| usage())?)
@@ -272,6 +275,8 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             FaultKind::NoRange => {
                 parts.headers.remove("range");
             }
+            // A CodePipeline fault: the local CodePipeline plays it, not this proxy.
+            FaultKind::InvalidNonce => {}
         }
     }
 

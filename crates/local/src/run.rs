@@ -1,5 +1,6 @@
-//! Running one pipeline action locally: upload the artifact, deliver the job to the real
-//! function binary, and keep delivering continuation jobs until the job ends.
+//! Running one pipeline action locally: upload the artifact, start the services, then hand the
+//! job to the real function ([`crate::lambda`]) or to real workers ([`crate::worker`]) until it
+//! ends.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,18 +10,13 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{json, Value};
 
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::Instant;
 
-use crate::function::Function;
 use crate::proxy::{Fault, Proxy};
-use crate::server::{Invocation, JobResult, Notice, Services};
+use crate::server::{JobResult, Notice, Services};
 use cfn_deployer_artifact::Location;
 
 /// The name of the output artifact every local job declares, as an action with one would.
 pub const OUTPUT_ARTIFACT: &str = "DeployOutput";
-
-/// Lambda tries an asynchronous event this many times in all before giving up.
-const LAMBDA_ATTEMPTS: usize = 3;
 
 /// What the artifact is made from.
 #[derive(Debug, Clone)]
@@ -63,6 +59,8 @@ pub struct Options {
     pub duplicate: bool,
     /// The KMS key the simulated artifact store uses, put in the job as `encryptionKey`.
     pub encryption_key_id: Option<String>,
+    /// Hand the job to custom-action workers instead of the function.
+    pub worker: Option<crate::worker::WorkerOptions>,
 }
 
 /// How the action ended.
@@ -81,10 +79,14 @@ pub struct Summary {
     pub end: End,
     /// Jobs delivered (the first and each continuation).
     pub jobs: usize,
-    /// Invocations of the function, retries included.
+    /// Invocations of the function, retries included; or jobs claimed by workers.
     pub invocations: usize,
-    /// The function's AWS calls per `Service:Operation` (when proxied).
+    /// The function's or workers' AWS calls per `Service:Operation` (when proxied).
     pub calls: std::collections::BTreeMap<String, u64>,
+    /// Calls to the local CodePipeline, by operation.
+    pub calls_to_codepipeline: std::collections::BTreeMap<String, u64>,
+    /// The most jobs claimed and not yet reported at one time (workers only).
+    pub most_in_flight: usize,
     /// Bytes S3 sent the function (when proxied).
     pub s3_bytes: u64,
     /// The faults injected, one line each.
@@ -213,185 +215,138 @@ pub async fn upload(sdk: &SdkConfig, opts: &Options) -> Result<Location, LocalEr
     })
 }
 
-/// The job event CodePipeline would send.
-pub fn job_event(
-    job_id: &str,
-    opts: &Options,
-    location: &Location,
-    output: &Location,
-    credentials: &aws_sdk_s3::config::Credentials,
-    continuation_token: Option<&str>,
-) -> Value {
-    let mut data = json!({
-        "actionConfiguration": {"configuration": {
-            "FunctionName": "cfn-deployer",
-            "UserParameters": opts.user_parameters,
-        }},
-        "inputArtifacts": [{
-            "name": opts.artifact_name,
-            "revision": null,
-            "location": {"type": "S3", "s3Location": {"bucketName": location.bucket, "objectKey": location.key}},
-        }],
-        "outputArtifacts": [{
-            "name": OUTPUT_ARTIFACT,
-            "revision": null,
-            "location": {"type": "S3", "s3Location": {"bucketName": output.bucket, "objectKey": output.key}},
-        }],
-        "artifactCredentials": {
-            "accessKeyId": credentials.access_key_id(),
-            "secretAccessKey": credentials.secret_access_key(),
-            "sessionToken": credentials.session_token(),
-            "expirationTime": 0,
-        },
-    });
-    if let Some(token) = continuation_token {
-        data["continuationToken"] = Value::String(token.to_owned());
-    }
-    if let Some(key) = &opts.encryption_key_id {
-        data["encryptionKey"] = json!({"id": key, "type": "KMS"});
-    }
-    json!({"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}})
+/// A pipeline run's common ground: the artifact uploaded, the output artifact's place, the
+/// artifact credentials, the local services and the proxy, and the environment every process
+/// the run starts (function or worker) gets.
+pub(crate) struct Stage {
+    pub(crate) location: Location,
+    pub(crate) output: Location,
+    pub(crate) credentials: aws_sdk_s3::config::Credentials,
+    pub(crate) services: Services,
+    pub(crate) notices: UnboundedReceiver<Notice>,
+    pub(crate) proxy: Option<Proxy>,
+    pub(crate) env: Vec<(String, String)>,
 }
 
-/// Runs the action: uploads the artifact, then delivers jobs until one ends the action.
-pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError> {
-    let location = upload(sdk, opts).await?;
-    println!("artifact `{}` at {location}", opts.artifact_name);
-    let output = Location {
-        bucket: opts.bucket.clone(),
-        key: format!(
-            "local-pipeline/DeployOutp/{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..7]
-        ),
-    };
-    let credentials = credentials(sdk).await?;
-    let (services, mut notices) = Services::start()
-        .await
-        .map_err(io("starting the local services"))?;
-    let addr = services.addr();
-    let mut env = vec![
-        ("AWS_LAMBDA_RUNTIME_API".to_owned(), addr.to_string()),
-        (
-            "AWS_LAMBDA_FUNCTION_NAME".to_owned(),
-            "cfn-deployer".to_owned(),
-        ),
-        (
-            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
-            "$LATEST".to_owned(),
-        ),
-        (
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
-            "128".to_owned(),
-        ),
-        (
-            "AWS_ENDPOINT_URL_CODEPIPELINE".to_owned(),
-            format!("http://{addr}"),
-        ),
-        // The function's log lines are forwarded into this terminal's output, not a terminal.
-        ("NO_COLOR".to_owned(), "1".to_owned()),
-    ];
-    if let Some(region) = sdk.region() {
-        env.push(("AWS_REGION".to_owned(), region.to_string()));
-    }
-    if opts.duplicate {
-        env.push(("AWS_LAMBDA_MAX_CONCURRENCY".to_owned(), "2".to_owned()));
-    }
-    env.extend(opts.function_env.iter().cloned());
-    let proxy = match &opts.endpoint {
-        Some(upstream) => {
-            let proxy = Proxy::start(upstream, opts.faults.clone())
-                .await
-                .map_err(io(format!("starting the proxy to {upstream}")))?;
-            env.push(("AWS_ENDPOINT_URL".to_owned(), proxy.url()));
-            Some(proxy)
+impl Stage {
+    /// Uploads the artifact and starts the services and the proxy.
+    pub(crate) async fn prepare(sdk: &SdkConfig, opts: &Options) -> Result<Self, LocalError> {
+        let location = upload(sdk, opts).await?;
+        println!("artifact `{}` at {location}", opts.artifact_name);
+        let output = Location {
+            bucket: opts.bucket.clone(),
+            key: format!(
+                "local-pipeline/DeployOutp/{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..7]
+            ),
+        };
+        let credentials = credentials(sdk).await?;
+        let (services, notices) = Services::start()
+            .await
+            .map_err(io("starting the local services"))?;
+        let (api_faults, proxy_faults): (Vec<Fault>, Vec<Fault>) = opts
+            .faults
+            .iter()
+            .cloned()
+            .partition(|f| crate::codepipeline::OPERATIONS.contains(&f.operation.as_str()));
+        services.set_faults(api_faults);
+        let mut env = vec![
+            (
+                "AWS_ENDPOINT_URL_CODEPIPELINE".to_owned(),
+                format!("http://{}", services.addr()),
+            ),
+            // The processes' log lines are forwarded into this terminal's output, not a terminal.
+            ("NO_COLOR".to_owned(), "1".to_owned()),
+        ];
+        if let Some(region) = sdk.region() {
+            env.push(("AWS_REGION".to_owned(), region.to_string()));
         }
-        None => None,
-    };
-    let mut function = Function {
-        opts,
-        env,
-        child: None,
-        spawned: None,
-        cold_start: None,
-        peak_rss_kib: None,
-    };
+        env.extend(opts.function_env.iter().cloned());
+        let proxy = match &opts.endpoint {
+            Some(upstream) => {
+                let proxy = Proxy::start(upstream, proxy_faults)
+                    .await
+                    .map_err(io(format!("starting the proxy to {upstream}")))?;
+                env.push(("AWS_ENDPOINT_URL".to_owned(), proxy.url()));
+                Some(proxy)
+            }
+            None => None,
+        };
+        Ok(Self {
+            location,
+            output,
+            credentials,
+            services,
+            notices,
+            proxy,
+            env,
+        })
+    }
 
-    let mut token: Option<String> = None;
-    let mut jobs = 0;
-    let mut invocations = 0;
-    let end = loop {
-        jobs += 1;
-        let job_id = uuid::Uuid::new_v4().to_string();
-        services.add_job(&job_id);
-        let event = job_event(
-            &job_id,
-            opts,
-            &location,
-            &output,
-            &credentials,
-            token.as_deref(),
-        );
-        println!(
-            "job {jobs} {job_id}: {}",
-            if token.is_some() {
-                "continuing"
-            } else {
-                "started"
-            }
-        );
-        let end = deliver(
-            &services,
-            &mut notices,
-            &mut function,
-            &job_id,
-            &event,
-            &mut invocations,
-        )
-        .await?;
-        match end {
-            End::Reported(JobResult::Succeeded {
-                continuation_token: Some(next),
-                summary,
-                percent_complete,
-                ..
-            }) => {
-                let percent = percent_complete
-                    .map(|p| format!(" ({p}%)"))
-                    .unwrap_or_default();
-                println!("  continue: {}{percent}", summary.unwrap_or_default());
-                if jobs > opts.max_continuations {
-                    break End::NotReported(format!(
-                        "the job was still running after {} continuations; CodePipeline would time the action out",
-                        opts.max_continuations
-                    ));
-                }
-                token = Some(next);
-                tokio::time::sleep(opts.poll_interval).await;
-            }
-            other => break other,
+    /// The job's `data`, as CodePipeline hands it to a function or a worker: the action's
+    /// `configuration`, its artifacts, the artifact credentials, and the token it continues.
+    pub(crate) fn job_data(
+        &self,
+        opts: &Options,
+        configuration: Value,
+        continuation_token: Option<&str>,
+    ) -> Value {
+        let (location, output, credentials) = (&self.location, &self.output, &self.credentials);
+        let mut data = json!({
+            "actionConfiguration": {"configuration": configuration},
+            "inputArtifacts": [{
+                "name": opts.artifact_name,
+                "revision": null,
+                "location": {"type": "S3", "s3Location": {"bucketName": location.bucket, "objectKey": location.key}},
+            }],
+            "outputArtifacts": [{
+                "name": OUTPUT_ARTIFACT,
+                "revision": null,
+                "location": {"type": "S3", "s3Location": {"bucketName": output.bucket, "objectKey": output.key}},
+            }],
+            "artifactCredentials": {
+                "accessKeyId": credentials.access_key_id(),
+                "secretAccessKey": credentials.secret_access_key(),
+                "sessionToken": credentials.session_token(),
+                "expirationTime": 0,
+            },
+        });
+        if let Some(token) = continuation_token {
+            data["continuationToken"] = Value::String(token.to_owned());
         }
-    };
-    function.stop().await;
-    Ok(Summary {
-        end,
-        jobs,
-        invocations,
-        calls: proxy
-            .as_ref()
-            .map(|p| p.stats().calls())
-            .unwrap_or_default(),
-        s3_bytes: proxy
-            .as_ref()
-            .map(|p| p.stats().s3_bytes())
-            .unwrap_or_default(),
-        injected: proxy
-            .as_ref()
-            .map(|p| p.stats().injected())
-            .unwrap_or_default(),
-        cold_start: function.cold_start,
-        peak_rss_kib: function.peak_rss_kib,
-        output_artifact: output,
-    })
+        if let Some(key) = &opts.encryption_key_id {
+            data["encryptionKey"] = json!({"id": key, "type": "KMS"});
+        }
+        data
+    }
+
+    /// What the run did, once it ended so.
+    pub(crate) fn summary(&self, end: End, jobs: usize, deliveries: usize) -> Summary {
+        let proxy = self.proxy.as_ref();
+        Summary {
+            end,
+            jobs,
+            invocations: deliveries,
+            calls: proxy.map(|p| p.stats().calls()).unwrap_or_default(),
+            s3_bytes: proxy.map(|p| p.stats().s3_bytes()).unwrap_or_default(),
+            injected: proxy.map(|p| p.stats().injected()).unwrap_or_default(),
+            calls_to_codepipeline: self.services.calls(),
+            most_in_flight: 0,
+            cold_start: None,
+            peak_rss_kib: None,
+            output_artifact: self.output.clone(),
+        }
+    }
+}
+
+/// Runs the action: uploads the artifact, then hands out jobs, to the function or to workers,
+/// until one ends the action.
+pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError> {
+    let stage = Stage::prepare(sdk, opts).await?;
+    match &opts.worker {
+        None => crate::lambda::run(stage, opts).await,
+        Some(worker) => crate::worker::run(stage, opts, worker).await,
+    }
 }
 
 async fn credentials(sdk: &SdkConfig) -> Result<aws_sdk_s3::config::Credentials, LocalError> {
@@ -403,93 +358,4 @@ async fn credentials(sdk: &SdkConfig) -> Result<aws_sdk_s3::config::Credentials,
         .provide_credentials()
         .await
         .map_err(|e| LocalError::Aws(format!("loading AWS credentials: {e}")))
-}
-
-/// Delivers one job as Lambda delivers an asynchronous event: retried when the function fails.
-async fn deliver(
-    services: &Services,
-    notices: &mut UnboundedReceiver<Notice>,
-    function: &mut Function<'_>,
-    job_id: &str,
-    event: &Value,
-    invocations: &mut usize,
-) -> Result<End, LocalError> {
-    let timeout = function.opts.invocation_timeout;
-    let mut last_error = String::new();
-    // With duplicates, the same event goes out twice at once, as Lambda may deliver it.
-    let copies = if function.opts.duplicate { 2 } else { 1 };
-    for attempt in 1..=LAMBDA_ATTEMPTS {
-        let mut pending: Vec<String> = Vec::new();
-        let child = function.ensure_running()?;
-        for _ in 0..copies {
-            *invocations += 1;
-            let request_id = uuid::Uuid::new_v4().to_string();
-            pending.push(request_id.clone());
-            services.invoke(Invocation {
-                request_id,
-                event: event.clone(),
-                timeout,
-            });
-        }
-        let mut ready_at = None;
-        let deadline = Instant::now() + timeout;
-        let mut reported = None;
-        let mut errors: Vec<String> = Vec::new();
-        let failure: Option<String> = loop {
-            if pending.is_empty() {
-                break errors.into_iter().next();
-            }
-            tokio::select! {
-                notice = notices.recv() => match notice {
-                    Some(Notice::Reported { job_id: j, result }) if j == job_id => reported = Some(result),
-                    Some(Notice::Reported { job_id: j, .. }) => println!("  note: a result arrived for an earlier job {j}"),
-                    Some(Notice::Refused { job_id: j, code, message }) => {
-                        println!("  CodePipeline refused a result for job {}: {code}: {message}", j.unwrap_or_default());
-                    }
-                    Some(Notice::InvocationDone { request_id: r, error }) if pending.contains(&r) => {
-                        pending.retain(|p| *p != r);
-                        errors.extend(error);
-                    }
-                    Some(Notice::InvocationDone { .. }) => {}
-                    Some(Notice::Ready) => {
-                        ready_at.get_or_insert_with(Instant::now);
-                    }
-                    Some(Notice::InitError(e)) => break Some(format!("the function failed to start: {e}")),
-                    None => break Some("the local services stopped".into()),
-                },
-                status = child.wait() => {
-                    let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-                    function.child = None;
-                    break Some(format!("the function process exited ({status})"));
-                }
-                () = tokio::time::sleep_until(deadline) => {
-                    function.stop().await;
-                    break Some(format!("the invocation timed out after {} s", timeout.as_secs()));
-                }
-            }
-        };
-        if let Some(at) = ready_at {
-            function.ready(at);
-        }
-        if let Some(result) = reported {
-            if let Some(err) = failure {
-                println!("  note: the function reported the job, then failed: {err}");
-            }
-            return Ok(End::Reported(result));
-        }
-        match failure {
-            None => {
-                return Ok(End::NotReported(
-                    "the function returned without reporting the job; CodePipeline would wait until the action times out".into(),
-                ))
-            }
-            Some(err) => {
-                println!("  invocation {attempt} of {LAMBDA_ATTEMPTS} failed: {err}");
-                last_error = err;
-            }
-        }
-    }
-    Ok(End::NotReported(format!(
-        "Lambda gave up after {LAMBDA_ATTEMPTS} attempts ({last_error}); CodePipeline would wait until the action times out"
-    )))
 }

@@ -2,7 +2,7 @@
 //! (`PutJobSuccessResult`, `PutJobFailureResult` over awsJson1.1, with the service's limits
 //! and job states) and the Lambda Runtime API the function polls for invocations.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,8 +13,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
+
+use crate::codepipeline::{self, ActionType, Book};
+use crate::proxy::Fault;
 
 /// One invocation of the function, as the Runtime API hands it out.
 #[derive(Debug, Clone)]
@@ -64,14 +67,26 @@ pub enum Notice {
         /// Its result.
         result: JobResult,
     },
-    /// A PutJob* call was refused.
+    /// A CodePipeline call was refused.
     Refused {
         /// The job, when the call named one.
         job_id: Option<String>,
+        /// The operation.
+        operation: String,
         /// The error code returned.
         code: &'static str,
         /// The message returned.
         message: String,
+    },
+    /// A custom-action job was handed to a worker by `PollForJobs`.
+    Dispatched {
+        /// The job.
+        job_id: String,
+    },
+    /// A worker claimed a job with its nonce.
+    Acknowledged {
+        /// The job.
+        job_id: String,
     },
     /// The function finished an invocation.
     InvocationDone {
@@ -86,25 +101,19 @@ pub enum Notice {
     InitError(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum JobState {
-    InProgress,
-    Finished,
-}
-
-struct Shared {
-    jobs: Mutex<HashMap<String, JobState>>,
+pub(crate) struct Shared {
+    book: Mutex<Book>,
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     notices: mpsc::UnboundedSender<Notice>,
     function_arn: String,
 }
 
 impl Shared {
-    fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobState>> {
-        self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn notify(&self, notice: Notice) {
+    pub(crate) fn notify(&self, notice: Notice) {
         // The receiver lives as long as the run; after it, nobody is listening.
         let _ = self.notices.send(notice);
     }
@@ -124,7 +133,7 @@ impl Services {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         let (notice_tx, notice_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            jobs: Mutex::default(),
+            book: Mutex::default(),
             queue: tokio::sync::Mutex::new(queue_rx),
             notices: notice_tx,
             function_arn: "arn:aws:lambda:us-east-1:123456789012:function:cfn-deployer".into(),
@@ -164,11 +173,29 @@ impl Services {
         self.addr
     }
 
-    /// Registers a new job, in progress.
+    /// Registers a new job, in progress, as a Lambda Invoke action's job is.
     pub fn add_job(&self, job_id: &str) {
-        self.shared
-            .jobs()
-            .insert(job_id.to_owned(), JobState::InProgress);
+        self.shared.book().add_job(job_id);
+    }
+
+    /// Registers a custom action type, as `CreateCustomActionType` does.
+    pub fn register_action_type(&self, action_type: &ActionType) {
+        self.shared.book().register(action_type.clone());
+    }
+
+    /// Queues a custom-action job for a worker to poll, claim and run.
+    pub fn queue_job(&self, job_id: &str, action_type: &ActionType, data: Value) {
+        self.shared.book().queue(job_id, action_type, data);
+    }
+
+    /// Faults for the CodePipeline API's own operations, for their first N calls each.
+    pub fn set_faults(&self, faults: Vec<Fault>) {
+        self.shared.book().set_faults(faults);
+    }
+
+    /// Calls to the CodePipeline API so far, by operation.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.shared.book().calls()
     }
 
     /// Queues an invocation for the function to pick up.
@@ -251,61 +278,6 @@ async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCod
     StatusCode::ACCEPTED
 }
 
-/// An awsJson1.1 error: HTTP 400 with `__type` and `message`.
-struct ApiError {
-    code: &'static str,
-    message: String,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({"__type": self.code, "message": self.message}).to_string();
-        (
-            StatusCode::BAD_REQUEST,
-            [
-                ("content-type", "application/x-amz-json-1.1"),
-                ("x-amzn-errortype", self.code),
-            ],
-            body,
-        )
-            .into_response()
-    }
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError {
-        code: "ValidationException",
-        message: message.into(),
-    }
-}
-
-/// Checks an optional string field's length against the service's limits.
-fn check_len(
-    body: &Value,
-    pointer: &str,
-    min: usize,
-    max: usize,
-) -> Result<Option<String>, ApiError> {
-    match body.pointer(pointer) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            let n = s.chars().count();
-            if n < min || n > max {
-                Err(invalid(format!(
-                    "1 validation error detected: Value at '{pointer}' failed to satisfy constraint: Member must have length between {min} and {max} (it has {n})"
-                )))
-            } else {
-                Ok(Some(s.clone()))
-            }
-        }
-        Some(_) => Err(invalid(format!("Value at '{pointer}' must be a string"))),
-    }
-}
-
-fn is_job_id(id: &str) -> bool {
-    uuid::Uuid::try_parse(id).is_ok() && id.len() == 36
-}
-
 async fn codepipeline(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -316,101 +288,31 @@ async fn codepipeline(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let result = serde_json::from_slice::<Value>(&body)
-        .map_err(|e| ApiError {
-            code: "SerializationException",
-            message: e.to_string(),
-        })
-        .and_then(|body| put_job_result(&shared, &target, &body));
+    let parsed = serde_json::from_slice::<Value>(&body);
+    let result = match &parsed {
+        Ok(body) => codepipeline::call(&shared, &target, body).await,
+        Err(e) => Err(codepipeline::serialization(e)),
+    };
     match result {
-        Ok(()) => (
+        Ok(answer) => (
             StatusCode::OK,
             [("content-type", "application/x-amz-json-1.1")],
-            "{}",
+            answer.to_string(),
         )
             .into_response(),
         Err(e) => {
-            let job_id = serde_json::from_slice::<Value>(&body)
+            let job_id = parsed
                 .ok()
                 .and_then(|b| b.get("jobId").and_then(Value::as_str).map(str::to_owned));
             shared.notify(Notice::Refused {
                 job_id,
-                code: e.code,
-                message: e.message.clone(),
+                operation: target
+                    .trim_start_matches("CodePipeline_20150709.")
+                    .to_owned(),
+                code: e.code(),
+                message: e.message().to_owned(),
             });
             e.into_response()
         }
     }
-}
-
-fn put_job_result(shared: &Shared, target: &str, body: &Value) -> Result<(), ApiError> {
-    let job_id = check_len(body, "/jobId", 1, 36)?.ok_or_else(|| invalid("jobId is required"))?;
-    if !is_job_id(&job_id) {
-        return Err(invalid(format!("Value '{job_id}' at 'jobId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}")));
-    }
-    let result = match target {
-        "CodePipeline_20150709.PutJobSuccessResult" => {
-            let continuation_token = check_len(body, "/continuationToken", 1, 2048)?;
-            let summary = check_len(body, "/executionDetails/summary", 1, 2048)?;
-            let external_id = check_len(body, "/executionDetails/externalExecutionId", 1, 1500)?;
-            let percent_complete = body.pointer("/executionDetails/percentComplete").and_then(Value::as_i64);
-            if let Some(p) = body.pointer("/executionDetails/percentComplete") {
-                if !p.as_i64().is_some_and(|p| (0..=100).contains(&p)) {
-                    return Err(invalid("executionDetails.percentComplete must be between 0 and 100"));
-                }
-            }
-            let output_variables = body.get("outputVariables").cloned().filter(|v| !v.is_null());
-            if output_variables.is_some() && continuation_token.is_some() {
-                return Err(invalid("outputVariables can only be set when the job is finished (no continuationToken)"));
-            }
-            JobResult::Succeeded { continuation_token, summary, external_id, output_variables, percent_complete }
-        }
-        "CodePipeline_20150709.PutJobFailureResult" => {
-            let kind = check_len(body, "/failureDetails/type", 1, 64)?
-                .ok_or_else(|| invalid("failureDetails.type is required"))?;
-            const TYPES: &[&str] = &[
-                "JobFailed",
-                "ConfigurationError",
-                "PermissionError",
-                "RevisionOutOfSync",
-                "RevisionUnavailable",
-                "SystemUnavailable",
-            ];
-            if !TYPES.contains(&kind.as_str()) {
-                return Err(invalid(format!("failureDetails.type `{kind}` is not one of {}", TYPES.join(", "))));
-            }
-            let message = check_len(body, "/failureDetails/message", 1, 5000)?
-                .ok_or_else(|| invalid("failureDetails.message is required"))?;
-            let external_id = check_len(body, "/failureDetails/externalExecutionId", 1, 1500)?;
-            JobResult::Failed { kind, message, external_id }
-        }
-        other => {
-            return Err(ApiError {
-                code: "UnknownOperationException",
-                message: format!("this local CodePipeline serves PutJobSuccessResult and PutJobFailureResult, not `{other}`"),
-            })
-        }
-    };
-    {
-        let mut jobs = shared.jobs();
-        match jobs.get(&job_id) {
-            None => {
-                return Err(ApiError {
-                    code: "JobNotFoundException",
-                    message: format!("Job {job_id} not found"),
-                })
-            }
-            Some(JobState::Finished) => {
-                return Err(ApiError {
-                    code: "InvalidJobStateException",
-                    message: format!("Job {job_id} is not in an in-progress state"),
-                })
-            }
-            Some(JobState::InProgress) => {
-                jobs.insert(job_id.clone(), JobState::Finished);
-            }
-        }
-    }
-    shared.notify(Notice::Reported { job_id, result });
-    Ok(())
 }

@@ -246,3 +246,176 @@ async fn stack_outputs_become_output_variables_within_the_limits() {
         Some(serde_json::json!({"BucketName": "orders-bucket"}))
     );
 }
+
+mod custom_actions {
+    use super::*;
+    use aws_sdk_codepipeline::types::{ActionCategory, ActionOwner, ActionTypeId, JobStatus};
+    use cfn_deployer_local::codepipeline::ActionType;
+
+    fn action_type(queryable: Option<&str>) -> ActionType {
+        ActionType {
+            category: "Deploy".into(),
+            owner: "Custom".into(),
+            provider: "CfnDeployer".into(),
+            version: "1".into(),
+            queryable: queryable.map(str::to_owned),
+        }
+    }
+
+    fn type_id(owner: ActionOwner) -> ActionTypeId {
+        ActionTypeId::builder()
+            .category(ActionCategory::Deploy)
+            .owner(owner)
+            .provider("CfnDeployer")
+            .version("1")
+            .build()
+            .expect("type id")
+    }
+
+    fn data(pool: &str) -> serde_json::Value {
+        serde_json::json!({"actionConfiguration": {"configuration": {"StackName": "app", "Pool": pool}}})
+    }
+
+    #[tokio::test]
+    async fn a_job_is_queued_dispatched_with_a_nonce_then_claimed_and_reported() {
+        let (services, _notices) = Services::start().await.expect("start");
+        let cp = client(&services).await;
+        let id = job();
+        services.queue_job(&id, &action_type(None), data("x"));
+        let polled = cp
+            .poll_for_jobs()
+            .action_type_id(type_id(ActionOwner::Custom))
+            .max_batch_size(5)
+            .send()
+            .await
+            .expect("poll");
+        let [handed] = polled.jobs() else {
+            panic!("{polled:?}")
+        };
+        assert_eq!(handed.id(), Some(id.as_str()));
+        let nonce = handed.nonce().expect("a nonce").to_owned();
+        assert_eq!(
+            handed
+                .data()
+                .and_then(|d| d.action_configuration())
+                .and_then(|c| c.configuration())
+                .and_then(|c| c.get("StackName"))
+                .map(String::as_str),
+            Some("app")
+        );
+        // Dispatched once: the next poll finds nothing.
+        let again = cp
+            .poll_for_jobs()
+            .action_type_id(type_id(ActionOwner::Custom))
+            .send()
+            .await
+            .expect("poll");
+        assert!(again.jobs().is_empty());
+        // Not claimed yet: no result is taken.
+        let early = cp
+            .put_job_success_result()
+            .job_id(&id)
+            .send()
+            .await
+            .expect_err("not acknowledged");
+        assert_eq!(early.code(), Some("InvalidJobStateException"));
+        let wrong = cp
+            .acknowledge_job()
+            .job_id(&id)
+            .nonce("not-the-nonce")
+            .send()
+            .await
+            .expect_err("wrong nonce");
+        assert_eq!(wrong.code(), Some("InvalidNonceException"));
+        for _ in 0..2 {
+            let ack = cp
+                .acknowledge_job()
+                .job_id(&id)
+                .nonce(&nonce)
+                .send()
+                .await
+                .expect("ack");
+            assert_eq!(ack.status(), Some(&JobStatus::InProgress));
+        }
+        let details = cp
+            .get_job_details()
+            .job_id(&id)
+            .send()
+            .await
+            .expect("details");
+        assert_eq!(
+            details.job_details().and_then(|d| d.id()),
+            Some(id.as_str())
+        );
+        cp.put_job_success_result()
+            .job_id(&id)
+            .send()
+            .await
+            .expect("reported");
+        let unknown = cp
+            .acknowledge_job()
+            .job_id(job())
+            .nonce("n")
+            .send()
+            .await
+            .expect_err("unknown");
+        assert_eq!(unknown.code(), Some("JobNotFoundException"));
+    }
+
+    #[tokio::test]
+    async fn polls_are_validated_as_the_service_validates_them() {
+        let (services, _notices) = Services::start().await.expect("start");
+        let cp = client(&services).await;
+        let unknown = cp
+            .poll_for_jobs()
+            .action_type_id(type_id(ActionOwner::Custom))
+            .send()
+            .await
+            .expect_err("no such type");
+        assert_eq!(unknown.code(), Some("ActionTypeNotFoundException"));
+        services.queue_job(&job(), &action_type(Some("Pool")), data("blue"));
+        let not_custom = cp
+            .poll_for_jobs()
+            .action_type_id(type_id(ActionOwner::Aws))
+            .query_param("Pool", "blue")
+            .send()
+            .await
+            .expect_err("not custom");
+        assert_eq!(not_custom.code(), Some("ValidationException"));
+        let zero = cp
+            .poll_for_jobs()
+            .action_type_id(type_id(ActionOwner::Custom))
+            .max_batch_size(0)
+            .query_param("Pool", "blue")
+            .send()
+            .await
+            .expect_err("zero");
+        assert_eq!(zero.code(), Some("ValidationException"));
+        let unqueried = cp
+            .poll_for_jobs()
+            .action_type_id(type_id(ActionOwner::Custom))
+            .send()
+            .await
+            .expect_err("the queryable property must be named");
+        assert_eq!(unqueried.code(), Some("ValidationException"));
+        let green = cp
+            .poll_for_jobs()
+            .action_type_id(type_id(ActionOwner::Custom))
+            .query_param("Pool", "green")
+            .send()
+            .await
+            .expect("poll");
+        assert!(
+            green.jobs().is_empty(),
+            "only the blue pool's job is queued"
+        );
+        let blue = cp
+            .poll_for_jobs()
+            .action_type_id(type_id(ActionOwner::Custom))
+            .query_param("Pool", "blue")
+            .send()
+            .await
+            .expect("poll");
+        assert_eq!(blue.jobs().len(), 1);
+    }
+}

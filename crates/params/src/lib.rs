@@ -84,6 +84,53 @@ pub struct S3File {
     pub inner: Option<String>,
 }
 
+impl S3File {
+    /// Reads `url` as the value of the execution input's `key`: `s3://bucket/key`, an HTTPS S3
+    /// URL, or either followed by `::path/in/zip` for a file inside a zip object.
+    pub fn parse(url: &str, key: &str) -> Result<Self, ParamsError> {
+        validate::s3_file(Front::ExecutionInput, key, url)
+    }
+}
+
+/// What a template configuration file holds: the built-in action's JSON format.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateConfiguration {
+    /// Template parameter values.
+    pub parameters: BTreeMap<String, String>,
+    /// The stack's tags.
+    pub tags: BTreeMap<String, String>,
+    /// The stack policy, as JSON text.
+    pub stack_policy: Option<String>,
+}
+
+impl TemplateConfiguration {
+    /// Reads the file's JSON: `{"Parameters": {…}, "Tags": {…}, "StackPolicy": {…}}`, each
+    /// optional; anything else is refused, naming it. The error says what is wrong, for the
+    /// caller to name the file.
+    pub fn from_json(doc: Value) -> Result<Self, String> {
+        let Value::Object(doc) = doc else {
+            return Err("must hold a JSON object with Parameters, Tags and StackPolicy".into());
+        };
+        let mut config = Self::default();
+        for (key, value) in doc {
+            match key.as_str() {
+                "Parameters" => {
+                    config.parameters =
+                        text_values(value).map_err(|p| format!("`Parameters` {p}"))?
+                }
+                "Tags" => config.tags = text_values(value).map_err(|p| format!("`Tags` {p}"))?,
+                "StackPolicy" => config.stack_policy = Some(value.to_string()),
+                other => {
+                    return Err(format!(
+                    "has unknown key `{other}`; the known keys are Parameters, Tags, StackPolicy"
+                ))
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
 /// Where a file the deploy reads lies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileRef {

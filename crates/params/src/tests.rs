@@ -1,5 +1,7 @@
 //! The settings' validation, table by table.
 
+use std::collections::HashMap;
+
 use super::*;
 
 #[test]
@@ -265,4 +267,72 @@ fn paths_that_escape_the_artifact_are_configuration_errors() {
         r#"{"stack": "s", "TemplatePath": "A::./infra/t.yaml"}"#
     ))
     .is_ok());
+}
+
+#[test]
+fn a_custom_actions_properties_are_strings_in_the_built_in_names() {
+    let props = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let p = Params::from_configuration(
+        &props(&[
+            ("StackName", "orders-api"),
+            ("TemplatePath", "BuildOutput::infra/template.yaml"),
+            ("Capabilities", "CAPABILITY_IAM,CAPABILITY_AUTO_EXPAND"),
+            ("ParameterOverrides", r#"{"Env": "prod", "Replicas": 3}"#),
+            ("ActionMode", "CHANGE_SET_REPLACE"),
+            ("ChangeSetName", "release"),
+            ("WorkerPool", "blue"),
+        ]),
+        Some("WorkerPool"),
+    )
+    .expect("valid");
+    assert_eq!(p.front, Front::Configuration);
+    assert_eq!(p.stack, "orders-api");
+    assert_eq!(p.capabilities, ["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"]);
+    assert_eq!(
+        p.parameter_overrides.get("Replicas"),
+        Some(&ParamValue::Literal("3".into()))
+    );
+    assert_eq!(
+        p.template_path().map(|t| t.file.as_str()),
+        Some("infra/template.yaml")
+    );
+    // Without --query, the pool is a property nobody reads: refused, naming it.
+    let err = Params::from_configuration(
+        &props(&[
+            ("StackName", "a"),
+            ("TemplatePath", "A::t"),
+            ("WorkerPool", "blue"),
+        ]),
+        None,
+    )
+    .expect_err("unknown");
+    assert!(
+        err.to_string()
+            .starts_with("The action configuration has an unknown field `WorkerPool`"),
+        "{err}"
+    );
+    let err =
+        Params::from_configuration(&props(&[("StackName", "a")]), None).expect_err("no template");
+    assert!(
+        err.to_string().contains("missing the key `TemplatePath`"),
+        "{err}"
+    );
+    let err = Params::from_configuration(
+        &props(&[
+            ("StackName", "a"),
+            ("TemplatePath", "A::t"),
+            ("Tags", "not json"),
+        ]),
+        None,
+    )
+    .expect_err("bad tags");
+    assert!(
+        err.to_string().starts_with("configuration property `Tags`"),
+        "{err}"
+    );
 }

@@ -182,7 +182,7 @@ pub(crate) fn execution_input(mut doc: ExecutionInput) -> Result<Params, ParamsE
 }
 
 /// `s3://bucket/key`, an HTTPS S3 URL, or either with `::path/in/zip` after a zip object.
-fn s3_file(front: Front, key: &str, url: &str) -> Result<S3File, ParamsError> {
+pub(crate) fn s3_file(front: Front, key: &str, url: &str) -> Result<S3File, ParamsError> {
     let (object, inner) = match url.split_once("::") {
         Some((object, inner)) if !inner.is_empty() => (object, Some(inner.to_owned())),
         Some(_) => return Err(bad(front, key, format!("`{url}` names no file after `::`"))),

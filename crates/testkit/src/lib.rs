@@ -145,6 +145,18 @@ pub fn run_local(moto: &Moto, args: &[&str]) -> Run {
     run_local_with(moto, args, &[])
 }
 
+/// [`run_local`] as a custom action: the job goes to `cfn-deployer-worker` processes.
+pub fn run_worker(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let worker = bin("cfn-deployer-worker");
+    let mut all = vec![
+        "--worker",
+        "--worker-binary",
+        worker.to_str().expect("a UTF-8 path"),
+    ];
+    all.extend_from_slice(args);
+    run_local_with(moto, &all, env)
+}
+
 /// [`run_local`] with extra environment.
 pub fn run_local_with(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
     let function = bin("cfn-deployer");

@@ -1,0 +1,369 @@
+//! The local pipeline as a custom action: each job is queued in the local CodePipeline for the
+//! real worker binaries to poll, claim and report, as CodePipeline queues a custom action's
+//! jobs; continuation jobs are queued again until a job ends the action.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+use crate::codepipeline::ActionType;
+use crate::function::{forward, peak_rss_kib};
+use crate::run::{io, End, LocalError, Options, Stage, Summary};
+use crate::server::{JobResult, Notice};
+
+/// How long a stopping worker may take, as the worker promises: its jobs' steps, then exit.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// How to play the custom action.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// The worker binary (`cfn-deployer-worker`).
+    pub binary: PathBuf,
+    /// How many workers poll at once.
+    pub workers: usize,
+    /// The custom action type the jobs are of.
+    pub action_type: ActionType,
+    /// The value of the action type's queryable property in the job, when it has one.
+    pub query_value: Option<String>,
+    /// The value the workers poll for, when it differs from the job's (to see a job nobody
+    /// serves).
+    pub worker_query_value: Option<String>,
+    /// The action's configuration properties.
+    pub configuration: BTreeMap<String, String>,
+    /// Jobs each worker runs at once.
+    pub concurrency: u16,
+    /// Seconds one step of a job may take in a worker.
+    pub step_seconds: f64,
+    /// Stop the first worker with SIGTERM this long after it claims the first job, then start
+    /// a fresh one in its place.
+    pub stop_after: Option<Duration>,
+    /// How long a queued job may wait for a worker before the run gives up.
+    pub pickup_timeout: Duration,
+    /// How many actions run at once, each deploying its own stack (`StackName-1`, `-2`, …):
+    /// a pipeline with that many parallel actions of this type.
+    pub parallel: usize,
+}
+
+/// One worker process.
+struct Worker {
+    name: String,
+    child: Child,
+    peak_rss_kib: Option<u64>,
+}
+
+impl Worker {
+    fn start(n: usize, opts: &WorkerOptions, env: &[(String, String)]) -> Result<Self, LocalError> {
+        let name = format!("worker {n}");
+        let t = &opts.action_type;
+        let mut command = Command::new(&opts.binary);
+        command
+            .args([
+                "--category",
+                &t.category,
+                "--provider",
+                &t.provider,
+                "--version",
+                &t.version,
+            ])
+            .args(["--concurrency", &opts.concurrency.to_string()])
+            .args(["--idle-poll-seconds", "0.2"])
+            .args(["--step-seconds", &opts.step_seconds.to_string()]);
+        let served = opts
+            .worker_query_value
+            .as_ref()
+            .or(opts.query_value.as_ref());
+        if let (Some(key), Some(value)) = (&t.queryable, served) {
+            command.args(["--query", &format!("{key}={value}")]);
+        }
+        let mut child = command
+            .envs(env.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(io(format!("starting the worker {}", opts.binary.display())))?;
+        forward(child.stdout.take(), format!("w{n}"));
+        forward(child.stderr.take(), format!("w{n}"));
+        Ok(Self {
+            name,
+            child,
+            peak_rss_kib: None,
+        })
+    }
+
+    /// SIGTERM, then the wait for its exit; how it exited and after how long.
+    async fn stop(&mut self) -> String {
+        self.peak_rss_kib = self
+            .peak_rss_kib
+            .max(self.child.id().and_then(peak_rss_kib));
+        let Some(pid) = self.child.id() else {
+            return "had already exited".into();
+        };
+        let asked = Instant::now();
+        // The process's own `kill` sends the signal: no bindings to the C library needed.
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+        if !sent.is_ok_and(|s| s.success()) {
+            let _ = self.child.kill().await;
+            return "could not be sent SIGTERM, and was killed".into();
+        }
+        match tokio::time::timeout(STOP_GRACE, self.child.wait()).await {
+            Ok(Ok(status)) => format!(
+                "exited with {} {:.1} s after SIGTERM",
+                status
+                    .code()
+                    .map_or("a signal".to_owned(), |c| format!("code {c}")),
+                asked.elapsed().as_secs_f64()
+            ),
+            Ok(Err(e)) => format!("could not be waited for: {e}"),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                format!(
+                    "was still running {} s after SIGTERM, and was killed",
+                    STOP_GRACE.as_secs()
+                )
+            }
+        }
+    }
+}
+
+/// The job's data for a custom action: the common data, the action type and the pipeline.
+fn job_data(
+    stage: &Stage,
+    opts: &Options,
+    w: &WorkerOptions,
+    action: usize,
+    token: Option<&str>,
+) -> Value {
+    let mut configuration = w.configuration.clone();
+    if w.parallel > 1 {
+        if let Some(stack) = configuration.get_mut("StackName") {
+            stack.push_str(&format!("-{action}"));
+        }
+    }
+    if let (Some(key), Some(value)) = (&w.action_type.queryable, &w.query_value) {
+        configuration.insert(key.clone(), value.clone());
+    }
+    let mut data = stage.job_data(opts, json!(configuration), token);
+    data["actionTypeId"] = w.action_type.id();
+    data["pipelineContext"] = json!({
+        "pipelineName": "local-pipeline",
+        "stage": {"name": "Deploy"},
+        "action": {"name": "Deploy", "actionExecutionId": uuid::Uuid::new_v4().to_string()},
+        "pipelineArn": "arn:aws:codepipeline:us-east-1:123456789012:local-pipeline",
+        "pipelineExecutionId": uuid::Uuid::new_v4().to_string(),
+    });
+    data
+}
+
+/// One action of the run: its jobs so far, its token, how it ended.
+struct Action {
+    jobs: usize,
+    current: String,
+    queued: Instant,
+    dispatched: bool,
+    end: Option<End>,
+}
+
+/// Queues each action's jobs for the workers until every action has ended.
+pub(crate) async fn run(
+    mut stage: Stage,
+    opts: &Options,
+    w: &WorkerOptions,
+) -> Result<Summary, LocalError> {
+    let mut workers = Vec::new();
+    for n in 1..=w.workers.max(1) {
+        workers.push(Worker::start(n, w, &stage.env)?);
+    }
+    let mut started = workers.len();
+    let mut stop_at: Option<Instant> = None;
+    let mut stopped_one = false;
+    let (mut jobs, mut claims) = (0, 0);
+    let queue = |stage: &Stage, action: usize, token: Option<&str>, n: usize| {
+        let job_id = uuid::Uuid::new_v4().to_string();
+        stage.services.queue_job(
+            &job_id,
+            &w.action_type,
+            job_data(stage, opts, w, action, token),
+        );
+        let which = if w.parallel > 1 {
+            format!(" (action {action})")
+        } else {
+            String::new()
+        };
+        println!(
+            "job {n}{which} {job_id}: queued for a worker{}",
+            if token.is_some() { ", continuing" } else { "" }
+        );
+        job_id
+    };
+    let mut actions: Vec<Action> = Vec::new();
+    for action in 1..=w.parallel.max(1) {
+        jobs += 1;
+        let current = queue(&stage, action, None, jobs);
+        actions.push(Action {
+            jobs: 1,
+            current,
+            queued: Instant::now(),
+            dispatched: false,
+            end: None,
+        });
+    }
+    let mut in_flight = 0usize;
+    let mut most_in_flight = 0usize;
+    while actions.iter().any(|a| a.end.is_none()) {
+        let next_stop = stop_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let pickup_by = actions
+            .iter()
+            .filter(|a| a.end.is_none() && !a.dispatched)
+            .map(|a| a.queued + w.pickup_timeout)
+            .min();
+        let of = |actions: &[Action], job: &str| actions.iter().position(|a| a.current == job);
+        tokio::select! {
+            notice = stage.notices.recv() => match notice {
+                Some(Notice::Dispatched { job_id }) => {
+                    if let Some(i) = of(&actions, &job_id) {
+                        actions[i].dispatched = true;
+                    }
+                }
+                Some(Notice::Acknowledged { job_id }) if of(&actions, &job_id).is_some() => {
+                    claims += 1;
+                    in_flight += 1;
+                    most_in_flight = most_in_flight.max(in_flight);
+                    if let (Some(after), false, None) = (w.stop_after, stopped_one, stop_at) {
+                        stop_at = Some(Instant::now() + after);
+                    }
+                }
+                Some(Notice::Reported { job_id, result }) => {
+                    let Some(i) = of(&actions, &job_id) else {
+                        println!("  note: a result arrived for an earlier job {job_id}");
+                        continue;
+                    };
+                    in_flight = in_flight.saturating_sub(1);
+                    match result {
+                        JobResult::Succeeded { continuation_token: Some(next), summary, percent_complete, .. } => {
+                            let percent = percent_complete.map(|p| format!(" ({p}%)")).unwrap_or_default();
+                            println!("  continue: {}{percent}", summary.unwrap_or_default());
+                            if actions[i].jobs > opts.max_continuations {
+                                actions[i].end = Some(End::NotReported(format!(
+                                    "the job was still running after {} continuations; CodePipeline would time the action out",
+                                    opts.max_continuations
+                                )));
+                                continue;
+                            }
+                            tokio::time::sleep(opts.poll_interval).await;
+                            jobs += 1;
+                            let a = &mut actions[i];
+                            a.jobs += 1;
+                            a.current = queue(&stage, i + 1, Some(&next), jobs);
+                            a.queued = Instant::now();
+                            a.dispatched = false;
+                        }
+                        other => actions[i].end = Some(End::Reported(other)),
+                    }
+                }
+                Some(Notice::Refused { job_id, operation, code, message }) => {
+                    println!("  CodePipeline refused {operation} for job {}: {code}: {message}", job_id.unwrap_or_default());
+                }
+                Some(_) => {}
+                None => return Err(LocalError::Aws("the local services stopped".into())),
+            },
+            () = tokio::time::sleep_until(next_stop), if stop_at.is_some() => {
+                stop_at = None;
+                stopped_one = true;
+                let how = workers[0].stop().await;
+                println!("  {} stopped: it {how}", workers[0].name);
+                started += 1;
+                let fresh = Worker::start(started, w, &stage.env)?;
+                println!("  {} started in its place", fresh.name);
+                let old = std::mem::replace(&mut workers[0], fresh);
+                stage_peak(&mut workers, old.peak_rss_kib);
+            }
+            () = tokio::time::sleep_until(pickup_by.unwrap_or(next_stop)), if pickup_by.is_some() => {
+                for a in actions.iter_mut().filter(|a| a.end.is_none() && !a.dispatched && a.queued + w.pickup_timeout <= Instant::now()) {
+                    a.end = Some(End::NotReported(format!(
+                        "no worker picked the job up within {} s: check that a worker polls for this action type{}",
+                        w.pickup_timeout.as_secs(),
+                        w.action_type.queryable.as_ref().map(|k| format!(" and serves its {k}")).unwrap_or_default()
+                    )));
+                }
+            }
+        }
+    }
+    let mut peak = None;
+    for worker in &mut workers {
+        let how = worker.stop().await;
+        println!("{} stopped: it {how}", worker.name);
+        peak = peak.max(worker.peak_rss_kib);
+    }
+    // What the stopping workers still said to CodePipeline: a report sent again, say.
+    while let Ok(notice) = stage.notices.try_recv() {
+        if let Notice::Refused {
+            job_id,
+            operation,
+            code,
+            message,
+        } = notice
+        {
+            println!(
+                "  CodePipeline refused {operation} for job {}: {code}: {message}",
+                job_id.unwrap_or_default()
+            );
+        }
+    }
+    if w.parallel > 1 {
+        println!("at most {most_in_flight} job(s) in flight at once");
+    }
+    let end = combine(actions.into_iter().filter_map(|a| a.end).collect());
+    let mut summary = stage.summary(end, jobs, claims);
+    summary.peak_rss_kib = peak;
+    summary.most_in_flight = most_in_flight;
+    Ok(summary)
+}
+
+/// How several actions ended, as one: the first that did not succeed, else the last success.
+fn combine(ends: Vec<End>) -> End {
+    let count = ends.len();
+    let failed = ends
+        .iter()
+        .find(|e| !matches!(e, End::Reported(JobResult::Succeeded { .. })))
+        .cloned();
+    match (failed, ends.into_iter().last()) {
+        (Some(f), _) => f,
+        (
+            None,
+            Some(End::Reported(JobResult::Succeeded {
+                summary,
+                output_variables,
+                external_id,
+                ..
+            })),
+        ) if count > 1 => End::Reported(JobResult::Succeeded {
+            continuation_token: None,
+            summary: Some(format!(
+                "{count} actions succeeded; the last: {}",
+                summary.unwrap_or_default()
+            )),
+            external_id,
+            output_variables,
+            percent_complete: None,
+        }),
+        (None, Some(last)) => last,
+        (None, None) => End::NotReported("no action ran".into()),
+    }
+}
+
+/// Keeps the peak memory of a worker that was replaced, on the one that replaced it.
+fn stage_peak(workers: &mut [Worker], peak: Option<u64>) {
+    if let Some(first) = workers.first_mut() {
+        first.peak_rss_kib = first.peak_rss_kib.max(peak);
+    }
+}
