@@ -209,6 +209,7 @@ fn base_options(function: &Path, endpoint: &str) -> Options {
         duplicate: false,
         encryption_key_id: None,
         worker: None,
+        step_functions: None,
     }
 }
 

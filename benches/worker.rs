@@ -206,6 +206,7 @@ async fn fifty(
             pickup_timeout: Duration::from_secs(120),
             parallel: 50,
         }),
+        step_functions: None,
     };
     let started = Instant::now();
     let summary = run::run(&sdk, &opts).await.expect("run");

@@ -304,3 +304,48 @@ async fn a_refused_report_is_replaced_once_by_a_short_ascii_failure() {
     assert_eq!(delivery, Delivery::RefusalReported);
     assert_eq!((invalid.num_calls(), replacement.num_calls()), (1, 1));
 }
+
+#[tokio::test]
+async fn an_event_of_neither_shape_is_refused_saying_what_each_looks_like() {
+    let h = handler(&[], &[]);
+    let err = h
+        .handle_event(serde_json::json!({"detail-type": "Scheduled Event"}), None)
+        .await
+        .expect_err("neither");
+    assert!(matches!(err, HandlerError::NotAJob), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("CodePipeline.job") && text.contains("cfnDeployer"),
+        "{text}"
+    );
+    let tasks = cfn_deployer_stepfunctions::Tasks::new(
+        sdk(),
+        cfn_deployer_engine::Deployer::new(mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::Sequential,
+            &[]
+        )),
+    );
+    let h = handler(&[], &[]).with_tasks(tasks);
+    let err = h
+        .handle_event(
+            serde_json::json!({"cfnDeployer": {"task": "teleport"}}),
+            None,
+        )
+        .await
+        .expect_err("no such task");
+    assert!(matches!(err, HandlerError::BadTask(_)), "{err}");
+    assert!(
+        err.to_string().contains("unknown variant `teleport`"),
+        "{err}"
+    );
+    let answer = h
+        .handle_event(
+            serde_json::json!({"cfnDeployer": {"task": "prepare", "input": {"StackName": "a", "TemplateURL": "s3://b/t.yaml"}}}),
+            None,
+        )
+        .await
+        .expect("a task");
+    assert_eq!(answer["pollIntervalSeconds"], 10, "{answer}");
+    assert!(answer["failed"].is_null(), "{answer}");
+}

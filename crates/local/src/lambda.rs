@@ -28,8 +28,9 @@ pub(crate) fn event(
     json!({"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}})
 }
 
-/// Delivers jobs to the function until one ends the action.
-pub(crate) async fn run(mut stage: Stage, opts: &Options) -> Result<Summary, LocalError> {
+/// The environment Lambda gives the function: the Runtime API, its name and size, and the
+/// run's endpoints.
+pub(crate) fn function_env(stage: &Stage, opts: &Options) -> Vec<(String, String)> {
     let addr = stage.services.addr();
     let mut env = vec![
         ("AWS_LAMBDA_RUNTIME_API".to_owned(), addr.to_string()),
@@ -50,6 +51,12 @@ pub(crate) async fn run(mut stage: Stage, opts: &Options) -> Result<Summary, Loc
         env.push(("AWS_LAMBDA_MAX_CONCURRENCY".to_owned(), "2".to_owned()));
     }
     env.extend(stage.env.iter().cloned());
+    env
+}
+
+/// Delivers jobs to the function until one ends the action.
+pub(crate) async fn run(mut stage: Stage, opts: &Options) -> Result<Summary, LocalError> {
+    let env = function_env(&stage, opts);
     let mut function = Function {
         opts,
         env,
@@ -155,7 +162,7 @@ async fn deliver(
                     Some(Notice::Refused { job_id: j, code, message, .. }) => {
                         println!("  CodePipeline refused a result for job {}: {code}: {message}", j.unwrap_or_default());
                     }
-                    Some(Notice::InvocationDone { request_id: r, error }) if pending.contains(&r) => {
+                    Some(Notice::InvocationDone { request_id: r, error, .. }) if pending.contains(&r) => {
                         pending.retain(|p| *p != r);
                         errors.extend(error);
                     }

@@ -12,4 +12,5 @@ pub mod print;
 pub mod proxy;
 pub mod run;
 pub mod server;
+pub mod sfn;
 pub mod worker;

@@ -14,9 +14,10 @@ use cfn_deployer_local::codepipeline::ActionType;
 use cfn_deployer_local::proxy::Fault;
 use cfn_deployer_local::run::{self, End, Options, Source};
 use cfn_deployer_local::server::JobResult;
+use cfn_deployer_local::sfn::{BuildMock, Interpreter, StepFunctionsOptions};
 use cfn_deployer_local::worker::WorkerOptions;
 use cfn_deployer_params::Params;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 /// Run a cfn-deployer pipeline action locally.
 #[derive(Debug, Parser)]
@@ -125,6 +126,72 @@ struct Cli {
     /// Run this many actions at once, each deploying its own stack (NAME-1, NAME-2, …).
     #[arg(long, default_value_t = 1, requires = "worker")]
     parallel: usize,
+    /// Run cfn-deployer's state machine (statemachine/deploy.asl.json) on an Amazon States
+    /// Language interpreter, its Lambda tasks on the function, instead of a CodePipeline job.
+    #[arg(long, conflicts_with = "worker")]
+    step_functions: bool,
+    /// The interpreter: `local` (npm aws-local-stepfunctions) or `moto` (moto's Step Functions).
+    #[arg(long, value_enum, default_value_t = InterpreterArg::Local, requires = "step_functions")]
+    interpreter: InterpreterArg,
+    /// The execution input, JSON; without TemplateURL (or Build), the artifact's --file is used.
+    #[arg(long, requires = "step_functions")]
+    input: Option<String>,
+    /// Run a mocked CodeBuild build first: it `succeeds` (exporting the artifact's template as
+    /// TEMPLATE_URL) or `fails`.
+    #[arg(long, value_enum, requires = "step_functions")]
+    build: Option<BuildArg>,
+    /// The state machine definition; by default the project's statemachine/deploy.asl.json.
+    #[arg(long, requires = "step_functions")]
+    definition: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum InterpreterArg {
+    /// npm aws-local-stepfunctions.
+    Local,
+    /// moto's Step Functions.
+    Moto,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum BuildArg {
+    /// The build succeeds.
+    Succeeds,
+    /// The build fails.
+    Fails,
+}
+
+/// Where this source tree keeps a file of the project: the defaults of a development build.
+fn in_source(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn step_functions_options(cli: &Cli) -> anyhow::Result<Option<StepFunctionsOptions>> {
+    if !cli.step_functions {
+        return Ok(None);
+    }
+    let input = match (&cli.input, &cli.stack) {
+        (Some(raw), _) => serde_json::from_str(raw).context("--input is not JSON")?,
+        (None, Some(stack)) => serde_json::json!({"StackName": stack}),
+        (None, None) => bail!("give --stack NAME (or --input JSON)"),
+    };
+    Ok(Some(StepFunctionsOptions {
+        interpreter: match cli.interpreter {
+            InterpreterArg::Local => Interpreter::Local,
+            InterpreterArg::Moto => Interpreter::Moto,
+        },
+        definition: cli
+            .definition
+            .clone()
+            .unwrap_or_else(|| in_source("../../statemachine/deploy.asl.json")),
+        runners: in_source("stepfunctions"),
+        input,
+        template_file: cli.file.clone(),
+        build: cli.build.map(|b| match b {
+            BuildArg::Succeeds => BuildMock::Succeeds,
+            BuildArg::Fails => BuildMock::Fails,
+        }),
+    }))
 }
 
 /// A custom action's configuration from the command line: `--stack` (or `--user-parameters`)
@@ -228,14 +295,15 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         _ => bail!("give a folder to zip, --zip FILE or --object s3://bucket/key"),
     };
     let worker = worker_options(&cli)?;
-    let user_parameters = match (&cli.user_parameters, &cli.stack, &worker) {
-        (Some(raw), _, _) => raw.clone(),
-        (None, Some(stack), _) => {
+    let step_functions = step_functions_options(&cli)?;
+    let user_parameters = match (&cli.user_parameters, &cli.stack) {
+        (Some(raw), _) => raw.clone(),
+        (None, Some(stack)) => {
             serde_json::json!({"stack": stack, "artifact": cli.artifact, "file": cli.file})
                 .to_string()
         }
-        (None, None, Some(_)) => String::new(),
-        (None, None, None) => bail!("give --stack NAME (or --user-parameters JSON)"),
+        (None, None) if worker.is_some() || step_functions.is_some() => String::new(),
+        (None, None) => bail!("give --stack NAME (or --user-parameters JSON)"),
     };
     let function = match &cli.function {
         Some(f) => f.clone(),
@@ -273,6 +341,7 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         duplicate: cli.duplicate,
         encryption_key_id: cli.encryption_key_id.clone(),
         worker: worker.clone(),
+        step_functions: step_functions.clone(),
     };
     if cli.aws && !cli.faults.is_empty() {
         bail!("--fault needs an endpoint such as moto; it cannot be used with --aws");
@@ -328,10 +397,24 @@ async fn real_main() -> anyhow::Result<ExitCode> {
     for fault in &summary.injected {
         println!("fault injected: {fault}");
     }
-    // The stack the parameters name, when they are valid enough to name one.
-    let stack = Params::from_user_parameters(Some(&user_parameters))
-        .ok()
-        .map(|p| p.stack);
+    // The stack the settings name, when they are valid enough to name one; parallel actions
+    // each deploy a stack of their own.
+    let stack = match (&worker, &step_functions) {
+        (Some(w), _) => {
+            Params::from_configuration(&w.configuration.clone().into_iter().collect(), None)
+                .ok()
+                .map(|p| p.stack)
+        }
+        (None, Some(s)) => s
+            .input
+            .get("StackName")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+        (None, None) => Params::from_user_parameters(Some(&user_parameters))
+            .ok()
+            .map(|p| p.stack),
+    }
+    .filter(|_| cli.parallel <= 1);
     cfn_deployer_local::print::print_output_artifact(&sdk, &summary.output_artifact).await;
     if let Some(stack) = stack {
         cfn_deployer_local::print::print_stack(&aws_sdk_cloudformation::Client::new(&sdk), &stack)

@@ -61,6 +61,8 @@ pub struct Options {
     pub encryption_key_id: Option<String>,
     /// Hand the job to custom-action workers instead of the function.
     pub worker: Option<crate::worker::WorkerOptions>,
+    /// Run cfn-deployer's state machine instead, its tasks on the function.
+    pub step_functions: Option<crate::sfn::StepFunctionsOptions>,
 }
 
 /// How the action ended.
@@ -343,9 +345,10 @@ impl Stage {
 /// until one ends the action.
 pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError> {
     let stage = Stage::prepare(sdk, opts).await?;
-    match &opts.worker {
-        None => crate::lambda::run(stage, opts).await,
-        Some(worker) => crate::worker::run(stage, opts, worker).await,
+    match (&opts.worker, &opts.step_functions) {
+        (Some(worker), _) => crate::worker::run(stage, opts, worker).await,
+        (None, Some(sfn)) => crate::sfn::run(stage, opts, sfn).await,
+        (None, None) => crate::lambda::run(stage, opts).await,
     }
 }
 

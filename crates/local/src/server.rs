@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::codepipeline::{self, ActionType, Book};
 use crate::proxy::Fault;
@@ -94,6 +94,8 @@ pub enum Notice {
         request_id: String,
         /// The error the function returned, if any.
         error: Option<String>,
+        /// What the function answered, when it did.
+        response: Option<String>,
     },
     /// The function asked for its next invocation: it is up and idle.
     Ready,
@@ -101,8 +103,30 @@ pub enum Notice {
     InitError(String),
 }
 
+/// A call of the Lambda Invoke API, for whoever plays the function to answer.
+#[derive(Debug)]
+pub struct InvokeRequest {
+    /// The function named, URL-decoded.
+    pub function: String,
+    /// The payload.
+    pub payload: Value,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<InvokeReply>,
+}
+
+/// The answer to an Invoke call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvokeReply {
+    /// The function's response body.
+    Response(String),
+    /// The function's error body (`{"errorType", "errorMessage"}`): HTTP 200 with
+    /// `X-Amz-Function-Error: Unhandled`, as Lambda answers.
+    FunctionError(String),
+}
+
 pub(crate) struct Shared {
     book: Mutex<Book>,
+    invokes: Mutex<Option<mpsc::UnboundedSender<InvokeRequest>>>,
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     notices: mpsc::UnboundedSender<Notice>,
     function_arn: String,
@@ -134,6 +158,7 @@ impl Services {
         let (notice_tx, notice_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             book: Mutex::default(),
+            invokes: Mutex::default(),
             queue: tokio::sync::Mutex::new(queue_rx),
             notices: notice_tx,
             function_arn: "arn:aws:lambda:us-east-1:123456789012:function:cfn-deployer".into(),
@@ -150,6 +175,7 @@ impl Services {
                 post(invocation_error),
             )
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2015-03-31/functions/{name}/invocations", post(invoke))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -191,6 +217,17 @@ impl Services {
     /// Faults for the CodePipeline API's own operations, for their first N calls each.
     pub fn set_faults(&self, faults: Vec<Fault>) {
         self.shared.book().set_faults(faults);
+    }
+
+    /// The calls of the Lambda Invoke API, from now on, for the caller to answer.
+    pub fn take_invocations(&self) -> mpsc::UnboundedReceiver<InvokeRequest> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self
+            .shared
+            .invokes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(tx);
+        rx
     }
 
     /// Calls to the CodePipeline API so far, by operation.
@@ -250,10 +287,12 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
 async fn invocation_response(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> StatusCode {
     shared.notify(Notice::InvocationDone {
         request_id: id,
         error: None,
+        response: Some(String::from_utf8_lossy(&body).into_owned()),
     });
     StatusCode::ACCEPTED
 }
@@ -267,8 +306,71 @@ async fn invocation_error(
     shared.notify(Notice::InvocationDone {
         request_id: id,
         error: Some(text),
+        response: None,
     });
     StatusCode::ACCEPTED
+}
+
+/// The Lambda Invoke API (`RequestResponse`): the call waits for the function's answer.
+async fn invoke(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let payload = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let (reply, answer) = oneshot::channel();
+    let sender = shared
+        .invokes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let sent = sender.is_some_and(|s| {
+        s.send(InvokeRequest {
+            function: name,
+            payload,
+            reply,
+        })
+        .is_ok()
+    });
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let headers = |function_error: bool| {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            h.insert("x-amzn-requestid", v);
+        }
+        h.insert(
+            "x-amz-executed-version",
+            HeaderValue::from_static("$LATEST"),
+        );
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        if function_error {
+            h.insert(
+                "x-amz-function-error",
+                HeaderValue::from_static("Unhandled"),
+            );
+        }
+        h
+    };
+    let answer = if sent { answer.await.ok() } else { None };
+    match answer {
+        Some(InvokeReply::Response(body)) => (StatusCode::OK, headers(false), body).into_response(),
+        Some(InvokeReply::FunctionError(body)) => {
+            (StatusCode::OK, headers(true), body).into_response()
+        }
+        None => {
+            let mut h = headers(false);
+            h.insert(
+                "x-amzn-errortype",
+                HeaderValue::from_static("ServiceException"),
+            );
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                h,
+                r#"{"message": "nobody plays the function on this local Lambda"}"#,
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {

@@ -32,7 +32,8 @@ pub enum Task {
     Step {
         /// The execution's input.
         input: Value,
-        /// The execution's name: the deploy's idempotency token derives from it.
+        /// The execution's id (its ARN): the deploy's idempotency token derives from its name,
+        /// the ARN's last part.
         execution: String,
         /// Where the last step left the deploy; `null` before the first.
         #[serde(default)]
@@ -208,7 +209,10 @@ impl Tasks {
             _ if params.action.needs_template() => return Err(TaskError::NoTemplate),
             _ => None,
         };
-        let plan = params.plan(&request_token(execution));
+        // arn:aws:states:REGION:ACCOUNT:execution:STATE-MACHINE:NAME; the name is unique among
+        // the state machine's executions, and short enough for a token.
+        let name = execution.rsplit(':').next().unwrap_or(execution);
+        let plan = params.plan(&request_token(name));
         let flight: Option<InFlight> = match state {
             Value::Null => None,
             other => {

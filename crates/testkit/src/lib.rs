@@ -157,6 +157,13 @@ pub fn run_worker(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
     run_local_with(moto, &all, env)
 }
 
+/// [`run_local`] as a Step Functions execution of cfn-deployer's state machine.
+pub fn run_sfn(moto: &Moto, args: &[&str]) -> Run {
+    let mut all = vec!["--step-functions"];
+    all.extend_from_slice(args);
+    run_local_with(moto, &all, &[])
+}
+
 /// [`run_local`] with extra environment.
 pub fn run_local_with(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
     let function = bin("cfn-deployer");

@@ -1,0 +1,306 @@
+//! The local pipeline as a Step Functions execution: cfn-deployer's state machine runs on an
+//! existing Amazon States Language interpreter (npm `aws-local-stepfunctions`, or moto's
+//! Step Functions), whose Lambda tasks call the Lambda Invoke API this pipeline serves, which
+//! runs them on the real function binary through the Runtime API.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::time::Instant;
+
+use crate::function::{forward, Function};
+use crate::run::{io, End, LocalError, Options, Stage, Summary};
+use crate::server::{Invocation, InvokeReply, JobResult, Notice};
+
+/// The function ARN the definition's `${DeployerFunctionArn}` stands for here.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfn-deployer";
+
+/// Which interpreter runs the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interpreter {
+    /// npm `aws-local-stepfunctions`, with its task overrides for CodeBuild.
+    Local,
+    /// moto's Step Functions (`execute_state_machine`), in a moto of its own.
+    Moto,
+}
+
+/// What the mocked CodeBuild build does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildMock {
+    /// It succeeds, exporting the uploaded artifact's template as `TEMPLATE_URL`.
+    Succeeds,
+    /// It fails in its BUILD phase.
+    Fails,
+}
+
+/// How to run the execution.
+#[derive(Debug, Clone)]
+pub struct StepFunctionsOptions {
+    /// The interpreter.
+    pub interpreter: Interpreter,
+    /// The state machine's definition (`statemachine/deploy.asl.json`).
+    pub definition: PathBuf,
+    /// Where the interpreters' runners (`run-local.mjs`, `run-moto.py`) lie.
+    pub runners: PathBuf,
+    /// The execution input. Without `TemplateURL` or `Build`, the uploaded artifact's
+    /// `template_file` becomes its `TemplateURL`.
+    pub input: Value,
+    /// The template's path inside the uploaded artifact.
+    pub template_file: String,
+    /// Run a mocked build first, as the input's `Build` asks.
+    pub build: Option<BuildMock>,
+}
+
+/// The execution input, with the uploaded artifact as its template when it names none.
+fn input(stage: &Stage, s: &StepFunctionsOptions) -> (Value, String) {
+    let url = format!(
+        "s3://{}/{}::{}",
+        stage.location.bucket, stage.location.key, s.template_file
+    );
+    let mut input = s.input.clone();
+    if let Value::Object(map) = &mut input {
+        if s.build.is_some() && !map.contains_key("Build") {
+            map.insert(
+                "Build".into(),
+                json!({"ProjectName": "local-build", "EnvironmentVariables": {"STAGE": "local"}}),
+            );
+        }
+        if !map.contains_key("TemplateURL") && !map.contains_key("Build") {
+            map.insert("TemplateURL".into(), Value::String(url.clone()));
+        }
+    }
+    (input, url)
+}
+
+/// The mocks for `aws-local-stepfunctions`: the build's result, and no real waiting.
+fn mocks(s: &StepFunctionsOptions, template_url: &str, wait: Duration) -> Value {
+    let mut tasks = serde_json::Map::new();
+    match s.build {
+        Some(BuildMock::Succeeds) => {
+            tasks.insert("Build".into(), json!({"result": {"Build": {
+                "Id": "local-build:1", "BuildStatus": "SUCCEEDED",
+                "ExportedEnvironmentVariables": [{"Name": "TEMPLATE_URL", "Value": template_url}],
+            }}}));
+        }
+        Some(BuildMock::Fails) => {
+            let cause = json!({"Build": {"Id": "local-build:1", "BuildStatus": "FAILED",
+                "Phases": [{"PhaseType": "INSTALL", "PhaseStatus": "SUCCEEDED"}, {"PhaseType": "BUILD", "PhaseStatus": "FAILED"}]}});
+            tasks.insert(
+                "Build".into(),
+                json!({"error": "States.TaskFailed", "cause": cause.to_string()}),
+            );
+        }
+        None => {}
+    }
+    json!({"tasks": tasks, "waits": {"WaitBeforePoll": wait.as_millis() as u64}})
+}
+
+/// A free port on loopback, for the moto interpreter's own server.
+fn free_port() -> Result<u16, LocalError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(io("finding a free port"))
+}
+
+/// Runs the execution to its end.
+pub(crate) async fn run(
+    mut stage: Stage,
+    opts: &Options,
+    s: &StepFunctionsOptions,
+) -> Result<Summary, LocalError> {
+    let mut invokes = stage.services.take_invocations();
+    let endpoint = format!("http://{}", stage.services.addr());
+    let scratch = tempfile::tempdir().map_err(io("creating a scratch folder"))?;
+    let definition = std::fs::read_to_string(&s.definition)
+        .map_err(io(format!("reading {}", s.definition.display())))?
+        .replace("${DeployerFunctionArn}", FUNCTION_ARN);
+    let definition_path = scratch.path().join("definition.json");
+    std::fs::write(&definition_path, definition).map_err(io("writing the definition"))?;
+    let (input, template_url) = input(&stage, s);
+    let input_path = scratch.path().join("input.json");
+    std::fs::write(&input_path, input.to_string()).map_err(io("writing the input"))?;
+    println!("execution input: {input}");
+    let mut interpreter = match s.interpreter {
+        Interpreter::Local => {
+            let mocks_path = scratch.path().join("mocks.json");
+            std::fs::write(
+                &mocks_path,
+                mocks(s, &template_url, opts.poll_interval).to_string(),
+            )
+            .map_err(io("writing the mocks"))?;
+            let mut c = Command::new("node");
+            c.arg(s.runners.join("run-local.mjs"))
+                .arg(&definition_path)
+                .arg(format!("@{}", input_path.display()))
+                .arg(&endpoint)
+                .arg(&mocks_path)
+                .env("NODE_NO_WARNINGS", "1");
+            c
+        }
+        Interpreter::Moto => {
+            let python = std::env::var("CFN_DEPLOYER_PYTHON").unwrap_or_else(|_| "python3".into());
+            let mut c = Command::new(python);
+            c.arg(s.runners.join("run-moto.py"))
+                .args(["--port", &free_port()?.to_string()])
+                .args(["--lambda-url", &endpoint])
+                .arg("--definition")
+                .arg(&definition_path)
+                .args(["--input", &input.to_string()])
+                .args(["--max-wait", &opts.poll_interval.as_secs_f64().to_string()])
+                .env("AWS_ACCESS_KEY_ID", "local")
+                .env("AWS_SECRET_ACCESS_KEY", "local")
+                .env_remove("AWS_ENDPOINT_URL");
+            c
+        }
+    };
+    let mut child = interpreter
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(io(
+            "starting the Amazon States Language interpreter (node or python3)",
+        ))?;
+    forward(child.stderr.take(), "sf".into());
+    let mut lines = BufReader::new(
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| LocalError::Aws("the interpreter has no output to read".into()))?,
+    )
+    .lines();
+
+    let mut function = Function {
+        opts,
+        env: crate::lambda::function_env(&stage, opts),
+        child: None,
+        spawned: None,
+        cold_start: None,
+        peak_rss_kib: None,
+    };
+    let mut waiting: HashMap<String, (tokio::sync::oneshot::Sender<InvokeReply>, Instant)> =
+        HashMap::new();
+    let (mut invocations, mut transitions) = (0usize, 0usize);
+    let mut result: Option<Value> = None;
+    loop {
+        let timeout_at = waiting
+            .values()
+            .map(|(_, at)| *at + opts.invocation_timeout)
+            .min();
+        tokio::select! {
+            line = lines.next_line() => match line {
+                Ok(Some(line)) => {
+                    let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                        println!("  {line}");
+                        continue;
+                    };
+                    match event.get("kind").and_then(Value::as_str) {
+                        Some("result") => result = Some(event),
+                        _ => {
+                            if event.get("type").and_then(Value::as_str) == Some("StateEntered") {
+                                transitions += 1;
+                                println!("→ {}", event.get("state").and_then(Value::as_str).unwrap_or("?"));
+                            }
+                            if let Some(step) = event.pointer("/output/Step/Value").filter(|_| event.get("type").and_then(Value::as_str) == Some("StateExited") && event.get("state").and_then(Value::as_str) == Some("Deploy")) {
+                                if let Some(summary) = step.get("summary").and_then(Value::as_str) {
+                                    let percent = step.get("percent").and_then(Value::as_u64).map(|p| format!(" ({p}%)")).unwrap_or_default();
+                                    println!("  {summary}{percent}");
+                                }
+                            }
+                        }
+                    }
+                }
+                // The interpreter is done.
+                _ => break,
+            },
+            request = invokes.recv() => {
+                let Some(request) = request else { break };
+                function.ensure_running()?;
+                invocations += 1;
+                let request_id = uuid::Uuid::new_v4().to_string();
+                waiting.insert(request_id.clone(), (request.reply, Instant::now()));
+                stage.services.invoke(Invocation {
+                    request_id,
+                    event: request.payload,
+                    timeout: opts.invocation_timeout,
+                });
+            }
+            notice = stage.notices.recv() => match notice {
+                Some(Notice::InvocationDone { request_id, error, response }) => {
+                    if let Some((reply, _)) = waiting.remove(&request_id) {
+                        let _ = reply.send(match error {
+                            Some(e) => InvokeReply::FunctionError(e),
+                            None => InvokeReply::Response(response.unwrap_or_else(|| "null".into())),
+                        });
+                    }
+                }
+                Some(Notice::Ready) => function.ready(Instant::now()),
+                Some(Notice::InitError(e)) => println!("  the function failed to start: {e}"),
+                Some(_) => {}
+                None => break,
+            },
+            () = tokio::time::sleep_until(timeout_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))), if timeout_at.is_some() => {
+                // An invocation ran past its timeout: Lambda ends it with an error.
+                let now = Instant::now();
+                let late: Vec<String> = waiting.iter().filter(|(_, (_, at))| *at + opts.invocation_timeout <= now).map(|(id, _)| id.clone()).collect();
+                for id in late {
+                    if let Some((reply, _)) = waiting.remove(&id) {
+                        let _ = reply.send(InvokeReply::FunctionError(json!({"errorType": "Sandbox.Timedout", "errorMessage": format!("Task timed out after {} seconds", opts.invocation_timeout.as_secs())}).to_string()));
+                    }
+                }
+                function.stop().await;
+            }
+        }
+    }
+    let _ = child.wait().await;
+    function.stop().await;
+    let end = match result {
+        Some(r) if r.get("status").and_then(Value::as_str) == Some("SUCCEEDED") => {
+            let output = r.get("output").cloned().unwrap_or(Value::Null);
+            println!(
+                "execution output: {}",
+                serde_json::to_string_pretty(&output).unwrap_or_default()
+            );
+            End::Reported(JobResult::Succeeded {
+                continuation_token: None,
+                summary: output
+                    .get("Summary")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                external_id: output
+                    .get("StackId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                output_variables: output.get("Outputs").cloned(),
+                percent_complete: None,
+            })
+        }
+        Some(r) => {
+            let text = |k: &str| {
+                r.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            println!("execution {}: {}", text("status"), text("error"));
+            End::Reported(JobResult::Failed {
+                kind: text("error"),
+                message: text("cause"),
+                external_id: None,
+            })
+        }
+        None => End::NotReported("the interpreter ended without a result".into()),
+    };
+    println!("{transitions} state transition(s), {invocations} Lambda invocation(s)");
+    let mut summary = stage.summary(end, 1, invocations);
+    summary.cold_start = function.cold_start;
+    summary.peak_rss_kib = function.peak_rss_kib;
+    Ok(summary)
+}
