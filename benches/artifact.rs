@@ -204,6 +204,7 @@ fn base_options(function: &Path, endpoint: &str) -> Options {
             ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
             ("RUST_LOG".into(), "warn".into()),
         ],
+        staging_bucket: None,
         endpoint: Some(endpoint.to_owned()),
         faults: Vec::new(),
         duplicate: false,

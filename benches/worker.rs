@@ -180,6 +180,7 @@ async fn fifty(
             ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
             ("RUST_LOG".into(), "warn".into()),
         ],
+        staging_bucket: None,
         endpoint: Some(endpoint.to_owned()),
         // Each create takes 3 s: a deploy of a few seconds.
         faults: vec!["CreateStack:delay=3:50".parse::<Fault>().expect("fault")],

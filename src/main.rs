@@ -18,18 +18,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     cfn_deployer_job::logging::init(cfn_deployer_job::logging::Format::from_lambda_env());
     let sdk = cfn_deployer_job::sdk_config().await;
     let pace = cfn_deployer_job::pace_from_env();
+    let staging = cfn_deployer_job::staging_bucket_from_env();
     let deployer = Deployer::new(aws_sdk_cloudformation::Client::new(&sdk))
         .with_roles(cfn_deployer_job::roles_from_env());
     let runner = Runner::new(sdk.clone(), aws_sdk_cloudformation::Client::new(&sdk))
         .with_pace(pace)
-        .with_roles(cfn_deployer_job::roles_from_env());
+        .with_roles(cfn_deployer_job::roles_from_env())
+        .with_staging_bucket(staging.clone());
     let tasks = Tasks::new(sdk.clone(), deployer)
         .with_pace(pace)
-        .with_staging_bucket(
-            std::env::var("CFN_DEPLOYER_STAGING_BUCKET")
-                .ok()
-                .filter(|b| !b.is_empty()),
-        );
+        .with_staging_bucket(staging);
     let handler =
         Arc::new(Handler::new(runner, aws_sdk_codepipeline::Client::new(&sdk)).with_tasks(tasks));
     // Sequential as on classic Lambda; with AWS_LAMBDA_MAX_CONCURRENCY > 1 (Lambda Managed

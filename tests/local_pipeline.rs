@@ -443,6 +443,34 @@ fn templates_over_the_inline_limit_go_through_s3() {
         "staged once: {}",
         run.output
     );
+    assert!(
+        run.output.contains(
+            "template staged in S3 for CloudFormation location=s3://cfn-deployer-local-staging/"
+        ),
+        "staged in the staging bucket: {}",
+        run.output
+    );
+    // Staged with the function's own role: the artifact credentials only read the artifact.
+    assert!(
+        run.output.contains("artifact credentials: 1 S3 call(s), each a read of the input artifact or a write of the output artifact"),
+        "{}",
+        run.output
+    );
+
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("bigtemplate"),
+            "--staging-bucket",
+            "",
+        ],
+    );
+    run.assert_failed(
+        "ConfigurationError",
+        "over CloudFormation's 51,200-byte inline limit, so it must reach CloudFormation through S3: set CFN_DEPLOYER_STAGING_BUCKET",
+    );
 }
 
 #[test]
@@ -800,20 +828,113 @@ async fn objects_the_job_writes_are_encrypted_with_the_pipelines_kms_key() {
         .collect();
     let artifact = keys.first().expect("the input artifact's key");
     let output = keys.get(1).expect("the output artifact's key");
-    for written in [format!("{artifact}-template"), output.clone()] {
-        let head = s3
-            .head_object()
-            .bucket("cfn-deployer-local-artifacts")
-            .key(&written)
-            .send()
-            .await
-            .expect("staged template");
-        assert_eq!(head.ssekms_key_id(), Some(key), "{written}");
-    }
+    let _ = artifact;
+    // The output artifact is the only object the job writes with its artifact credentials.
+    let head = s3
+        .head_object()
+        .bucket("cfn-deployer-local-artifacts")
+        .key(output)
+        .send()
+        .await
+        .expect("the output artifact");
+    assert_eq!(head.ssekms_key_id(), Some(key), "{output}");
+    assert!(
+        run.output
+            .contains("each a read of the input artifact or a write of the output artifact"),
+        "{}",
+        run.output
+    );
     assert!(
         run.output
             .contains("output artifact `DeployOutput`: outputs.json"),
         "{}",
         run.output
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn termination_protection_is_set_and_a_protected_stack_is_not_deleted() {
+    let moto = moto_or_skip!();
+    let stack = unique("protected");
+    let dir = project(&template("kept"), &[]);
+    let path = dir.path().to_str().expect("path").to_owned();
+    let create = format!(
+        r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::template.yaml", "TerminationProtection": true, "OnFailure": "DELETE", "TimeoutInMinutes": 30}}"#
+    );
+    tokio::task::block_in_place(|| run_local(moto, &[&path, "--user-parameters", &create]))
+        .assert_succeeded();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .endpoint_url(&moto.endpoint)
+        .load()
+        .await;
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let described = cfn
+        .describe_stacks()
+        .stack_name(&stack)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        described
+            .stacks()
+            .first()
+            .and_then(|s| s.enable_termination_protection()),
+        Some(true)
+    );
+    let delete = format!(r#"{{"StackName": "{stack}", "ActionMode": "DELETE_ONLY"}}"#);
+    let run =
+        tokio::task::block_in_place(|| run_local(moto, &[&path, "--user-parameters", &delete]));
+    run.assert_failed(
+        "JobFailed",
+        "has termination protection enabled, so CloudFormation will not delete it",
+    );
+    run.assert_failed("JobFailed", "turn its termination protection off");
+    let still = cfn
+        .describe_stacks()
+        .stack_name(&stack)
+        .send()
+        .await
+        .expect("still there");
+    assert_eq!(
+        still
+            .stacks()
+            .first()
+            .and_then(|s| s.stack_status())
+            .map(|s| s.as_str()),
+        Some("CREATE_COMPLETE")
+    );
+}
+
+#[test]
+// moto finds change sets by name alone, whatever the stack: each test names its own.
+fn a_change_sets_review_is_written_for_approval() {
+    let moto = moto_or_skip!();
+    let stack = unique("review");
+    let dir = project(&template("reviewed"), &[]);
+    let params = format!(
+        r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::template.yaml", "ActionMode": "CHANGE_SET_REPLACE", "ChangeSetName": "approval-1", "OutputFileName": "change-set.json"}}"#
+    );
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--user-parameters",
+            &params,
+        ],
+    );
+    run.assert_succeeded();
+    for needle in [
+        "output artifact `DeployOutput`: change-set.json",
+        "output artifact `DeployOutput`: review.md",
+        "# Change set `approval-1` for stack",
+        "| action | resource | type | replacement | what changes |",
+        "| Add | Bucket | AWS::S3::Bucket |",
+        "\"ChangeSetName\": \"approval-1\"",
+    ] {
+        assert!(run.output.contains(needle), "{needle}:\n{}", run.output);
+    }
 }

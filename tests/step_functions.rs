@@ -135,7 +135,7 @@ fn a_change_set_is_created_then_executed() {
     let path = dir.path().to_str().expect("path");
     let stack = unique("sfncs");
     let replace = format!(
-        r#"{{"StackName": "{stack}", "ActionMode": "CHANGE_SET_REPLACE", "ChangeSetName": "release-1"}}"#
+        r#"{{"StackName": "{stack}", "ActionMode": "CHANGE_SET_REPLACE", "ChangeSetName": "sfn-release-1"}}"#
     );
     let run = run_sfn(moto, &[path, "--input", &replace]);
     run.assert_succeeded();
@@ -149,7 +149,7 @@ fn a_change_set_is_created_then_executed() {
         "{out}"
     );
     let execute = format!(
-        r#"{{"StackName": "{stack}", "ActionMode": "CHANGE_SET_EXECUTE", "ChangeSetName": "release-1"}}"#
+        r#"{{"StackName": "{stack}", "ActionMode": "CHANGE_SET_EXECUTE", "ChangeSetName": "sfn-release-1"}}"#
     );
     let run = run_sfn(moto, &[path, "--input", &execute]);
     run.assert_succeeded();
@@ -259,4 +259,23 @@ fn the_state_machine_runs_the_same_on_motos_interpreter() {
         "CfnDeployer.ConfigurationError",
         "execution input key `ActionMode`",
     );
+}
+
+#[test]
+fn the_settings_past_the_built_in_action_reach_the_state_machine_too() {
+    let moto = moto_or_skip!();
+    let dir = project(&template("guarded"), &[]);
+    let path = dir.path().to_str().expect("path");
+    let stack = unique("sfnguard");
+    let create = format!(
+        r#"{{"StackName": "{stack}", "TerminationProtection": true, "OnFailure": "DO_NOTHING", "TimeoutInMinutes": 20}}"#
+    );
+    run_sfn(moto, &[path, "--input", &create]).assert_succeeded();
+    let delete = format!(r#"{{"StackName": "{stack}", "ActionMode": "DELETE_ONLY"}}"#);
+    let run = run_sfn(moto, &[path, "--input", &delete]);
+    run.assert_failed(
+        "CfnDeployer.DeployFailed",
+        "has termination protection enabled",
+    );
+    run.assert_failed("CfnDeployer.DeployFailed", "start the execution again");
 }

@@ -151,7 +151,9 @@ impl Deployer {
                 }
             },
             Operation::ChangeSet => Ok(self.poll_change_set(flight).await?),
-            Operation::Create | Operation::Update => Ok(self.poll(flight).await?),
+            Operation::Create | Operation::Update | Operation::Monitor => {
+                Ok(self.poll(plan, flight).await?)
+            }
         }
     }
 

@@ -1,16 +1,14 @@
 //! Change sets: creating one for review (`CHANGE_SET_REPLACE`), with a readable summary of what
 //! it would change, and executing one (`CHANGE_SET_EXECUTE`).
 
-use aws_sdk_cloudformation::types::{
-    Change, ChangeAction, ChangeSetStatus, ChangeSetType, ExecutionStatus, StackStatus,
-};
-use serde::Serialize;
+use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, ExecutionStatus, StackStatus};
 use tracing::info;
 
 use crate::error::{is_missing_change_set, DeployError, StepError};
 use crate::flight::{InFlight, Operation};
 use crate::outcome::{Failure, Outcome, Remedy};
 use crate::plan::{Inputs, Plan};
+use crate::review::Review;
 use crate::start::{stack_request, Lazy};
 use crate::status::{self, PollStep, StartStep};
 use crate::{stack_status, Deployer};
@@ -36,93 +34,8 @@ pub fn on_change_set(status: &ChangeSetStatus) -> PollStep {
     }
 }
 
-/// A change set's changes, for a person to review before it is executed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Review {
-    /// The change set's name.
-    pub change_set_name: String,
-    /// Its id (ARN).
-    pub change_set_id: Option<String>,
-    /// The stack it changes.
-    pub stack_name: String,
-    /// What it would change, resource by resource.
-    pub changes: Vec<ReviewChange>,
-    /// Whether CloudFormation has more changes than were read.
-    pub more: bool,
-}
-
-/// One resource a change set would change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ReviewChange {
-    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
-    pub action: String,
-    /// The resource's logical id.
-    pub logical_resource_id: String,
-    /// Its type.
-    pub resource_type: String,
-    /// For a `Modify`: `True`, `False` or `Conditional`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replacement: Option<String>,
-}
-
-impl ReviewChange {
-    fn of(change: &Change) -> Option<Self> {
-        let rc = change.resource_change()?;
-        Some(Self {
-            action: action_word(rc.action()).to_owned(),
-            logical_resource_id: rc.logical_resource_id().unwrap_or("?").to_owned(),
-            resource_type: rc.resource_type().unwrap_or("?").to_owned(),
-            replacement: rc.replacement().map(|r| r.as_str().to_owned()),
-        })
-    }
-}
-
-fn action_word(action: Option<&ChangeAction>) -> &'static str {
-    match action {
-        Some(ChangeAction::Add) => "Add",
-        Some(ChangeAction::Modify) => "Modify",
-        Some(ChangeAction::Remove) => "Remove",
-        Some(ChangeAction::Import) => "Import",
-        Some(ChangeAction::Dynamic) => "Dynamic",
-        _ => "Change",
-    }
-}
-
-/// One line per change: `Add Queue (AWS::SQS::Queue)`, `Modify Bucket (AWS::S3::Bucket),
-/// replacement: True`, `Remove Topic (AWS::SNS::Topic)`; within `max` characters.
-pub fn summarize(name: &str, changes: &[Change], more: bool, max: usize) -> String {
-    let lines: Vec<String> = changes
-        .iter()
-        .filter_map(|c| c.resource_change())
-        .map(|rc| {
-            let action = action_word(rc.action());
-            let mut line = format!(
-                "{action} {} ({})",
-                rc.logical_resource_id().unwrap_or("?"),
-                rc.resource_type().unwrap_or("?")
-            );
-            if rc.action() == Some(&ChangeAction::Modify) {
-                line.push_str(&format!(
-                    ", replacement: {}",
-                    rc.replacement().map(|r| r.as_str()).unwrap_or("?")
-                ));
-            }
-            line
-        })
-        .collect();
-    let count = if more {
-        format!("{}+", lines.len())
-    } else {
-        lines.len().to_string()
-    };
-    let text = format!(
-        "Change set `{name}`: {count} change(s): {}",
-        lines.join("; ")
-    );
-    cfn_deployer_aws::truncate(text, max)
-}
+/// The longest summary a pipeline console shows (CodePipeline's `executionDetails.summary`).
+pub const MAX_SUMMARY: usize = 2048;
 
 impl Deployer {
     /// Creates the change set `name` for `plan` (replacing one of the same name), to be
@@ -186,6 +99,7 @@ impl Deployer {
             )
             .change_set_name(name)
             .change_set_type(change_type.clone())
+            .include_nested_stacks(true)
             .client_token(&plan.client_request_token)
             .send()
         };
@@ -241,24 +155,14 @@ impl Deployer {
                 format!("{}: creating change set `{name}`", status.as_str()),
             ),
             PollStep::Succeeded => {
-                let summary = summarize(
-                    &name,
-                    out.changes(),
-                    out.next_token().is_some(),
-                    super::events::MAX_EXPLANATION / 2,
-                );
-                info!(stack = %flight.stack_name, change_set = %name, "change set ready");
+                let review = self.review(&flight.stack_id, &name, 1).await?;
+                let summary = review.summary(MAX_SUMMARY);
+                info!(stack = %flight.stack_name, change_set = %name, changes = review.count(), "change set ready");
                 Outcome::Succeeded {
                     stack_id: flight.stack_id.clone(),
                     summary,
                     outputs: Default::default(),
-                    review: Some(Review {
-                        change_set_name: name.clone(),
-                        change_set_id: out.change_set_id().map(str::to_owned),
-                        stack_name: flight.stack_name.clone(),
-                        changes: out.changes().iter().filter_map(ReviewChange::of).collect(),
-                        more: out.next_token().is_some(),
-                    }),
+                    review: Some(review),
                 }
             }
             PollStep::Failed if is_empty_change_set(reason) => {
@@ -274,8 +178,7 @@ impl Deployer {
                         change_set_name: name.clone(),
                         change_set_id: out.change_set_id().map(str::to_owned),
                         stack_name: flight.stack_name.clone(),
-                        changes: Vec::new(),
-                        more: false,
+                        ..Review::default()
                     }),
                 }
             }
@@ -331,6 +234,9 @@ impl Deployer {
             });
         }
         let stack = self.describe(&stack_id).await?;
+        if let Some(existing) = &stack {
+            self.keep_protection(plan, existing).await?;
+        }
         let creating = stack
             .as_ref()
             .is_some_and(|s| stack_status(s) == StackStatus::ReviewInProgress);
@@ -344,7 +250,7 @@ impl Deployer {
             Some(ExecutionStatus::Available) => {}
             // Executed already, by an earlier delivery of this job or by hand: follow it.
             Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete) => {
-                return self.poll(&flight).await;
+                return self.poll(plan, &flight).await;
             }
             other => {
                 return Ok(Outcome::Failed(Failure::deploy(
@@ -388,7 +294,8 @@ impl Deployer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_cloudformation::types::{Replacement, ResourceChange};
+    use crate::review::ReviewChange;
+    use aws_sdk_cloudformation::types::{Change, ChangeAction, Replacement, ResourceChange};
 
     #[test]
     fn empty_change_sets_are_recognised() {
@@ -424,13 +331,28 @@ mod tests {
             ),
             change(ChangeAction::Remove, "Topic", "AWS::SNS::Topic", None),
         ];
-        let text = summarize("release-42", &changes, false, 2048);
+        let review = |changes: &[Change], more: bool| Review {
+            change_set_name: "release-42".into(),
+            changes: changes
+                .iter()
+                .filter_map(|c| ReviewChange::of(c, &Default::default()))
+                .collect(),
+            more,
+            ..Review::default()
+        };
+        let text = review(&changes, false).summary(2048);
         assert_eq!(
             text,
             "Change set `release-42`: 3 change(s): Add Queue (AWS::SQS::Queue); Modify Bucket (AWS::S3::Bucket), replacement: True; Remove Topic (AWS::SNS::Topic)"
         );
         let many: Vec<Change> = changes.iter().cycle().take(300).cloned().collect();
-        assert!(summarize("x", &many, true, 300).chars().count() <= 300);
+        let cut = review(&many, true).summary(300);
+        assert!(cut.chars().count() <= 300, "{cut}");
+        assert!(
+            cut.ends_with(" more"),
+            "a cut list says how many more: {cut}"
+        );
+        assert!(cut.contains("… and 29"), "{cut}");
     }
 
     #[test]

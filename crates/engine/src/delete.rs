@@ -38,6 +38,9 @@ impl Deployer {
                 ),
             ));
         }
+        if let Some(refused) = crate::start::protected(plan, &stack, "delete it") {
+            return Ok(refused);
+        }
         let plan = match self.roles.apply(plan, Some(&stack)) {
             Ok(applied) => applied,
             Err(refused) => return Ok(Outcome::Failed(refused)),
@@ -98,7 +101,7 @@ impl Deployer {
                 )),
                 PollStep::Failed => Some(Outcome::Failed(Failure::deploy(
                     Some(flight.stack_id.clone()),
-                    self.explain_failure(flight, status.as_str()).await?,
+                    self.explain_failure(flight, status.as_str()).await?.0,
                 ))),
             },
         )

@@ -21,6 +21,8 @@ pub enum Operation {
     Replace,
     /// A change set being created, for review (`CHANGE_SET_REPLACE`).
     ChangeSet,
+    /// A finished create or update whose rollback triggers are still watched.
+    Monitor,
 }
 
 /// An operation under way, with all a later invocation needs to follow it.
@@ -45,6 +47,10 @@ pub struct InFlight {
     /// How many steps in a row ran out of time before anything moved on.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stalls: u8,
+    /// For [`Operation::Monitor`]: when the rollback triggers' watch ends, in seconds since
+    /// the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_until: Option<i64>,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -63,6 +69,7 @@ impl InFlight {
             change_set: None,
             resources: None,
             stalls: 0,
+            monitor_until: None,
         }
     }
 

@@ -4,16 +4,18 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_cloudformation::types::StackEvent;
+use aws_sdk_cloudformation::types::{StackEvent, StackStatus};
 use futures_util::future::BoxFuture;
 use tracing::info;
 
+use crate::aftermath;
 use crate::error::DeployError;
 use crate::events;
-use crate::flight::InFlight;
+use crate::flight::{InFlight, Operation};
 use crate::outcome::{Failure, Outcome, Remedy};
+use crate::plan::Plan;
 use crate::status::{self, PollStep, StartStep};
-use crate::{outputs, stack_status, Deployer};
+use crate::{now_epoch, outputs, stack_status, Deployer};
 
 /// Cause lines of failed nested stacks, by nested stack id.
 type NestedCauses = HashMap<String, Vec<String>>;
@@ -38,8 +40,9 @@ impl Deployer {
         })
     }
 
-    /// Follows a create or update this deployer started: done, still going, or failed.
-    pub async fn poll(&self, flight: &InFlight) -> Result<Outcome, DeployError> {
+    /// Follows a create or update this deployer started for `plan`: done (once its rollback
+    /// triggers' watch is over), still going, or failed.
+    pub async fn poll(&self, plan: &Plan, flight: &InFlight) -> Result<Outcome, DeployError> {
         let Some(stack) = self.describe(&flight.stack_id).await? else {
             return Ok(Outcome::Failed(
                 Failure::deploy(
@@ -55,6 +58,9 @@ impl Deployer {
         let status = stack_status(&stack);
         match status::on_poll(&status) {
             PollStep::Succeeded => {
+                if let Some(watching) = self.watch(plan, flight, &status).await? {
+                    return Ok(watching);
+                }
                 info!(stack = %flight.stack_name, status = status.as_str(), "operation complete");
                 Ok(Outcome::Succeeded {
                     stack_id: flight.stack_id.clone(),
@@ -86,12 +92,27 @@ impl Deployer {
                 })
             }
             PollStep::Failed => {
-                let message = self.explain_failure(flight, status.as_str()).await?;
+                let (mut message, events) = self.explain_failure(flight, status.as_str()).await?;
+                // What was followed: a watch is over the create or update it watched.
+                let operation = match flight.operation {
+                    Operation::Monitor
+                        if status.as_str().starts_with("CREATE")
+                            || status.as_str().starts_with("ROLLBACK") =>
+                    {
+                        Operation::Create
+                    }
+                    Operation::Monitor => Operation::Update,
+                    other => other,
+                };
+                let (said, remedies) = aftermath::aftermath(plan, operation, &status, &events);
+                for sentence in said {
+                    message.push(' ');
+                    message.push_str(&sentence);
+                }
                 info!(stack = %flight.stack_name, status = status.as_str(), "operation failed");
-                Ok(Outcome::Failed(Failure::deploy(
-                    Some(flight.stack_id.clone()),
-                    message,
-                )))
+                Ok(Outcome::Failed(
+                    Failure::deploy(Some(flight.stack_id.clone()), message).with(&remedies),
+                ))
             }
         }
     }
@@ -102,15 +123,58 @@ impl Deployer {
         &self,
         flight: &InFlight,
         status: &str,
-    ) -> Result<String, DeployError> {
+    ) -> Result<(String, Vec<StackEvent>), DeployError> {
         let events = self.operation_events(flight).await?;
         let nested = self.nested_causes(flight, &events, 1).await?;
-        Ok(events::explain(
-            &flight.stack_name,
-            status,
-            &events,
-            &nested,
-        ))
+        let text = events::explain(&flight.stack_name, status, &events, &nested);
+        Ok((text, events))
+    }
+
+    /// A finished create or update whose rollback triggers CloudFormation may still be
+    /// watching: the deploy succeeds only once the monitoring window has ended. The window
+    /// runs from the operation's last resource event; CloudFormation keeps the operation in
+    /// progress while it watches, so by then its window is usually over already.
+    async fn watch(
+        &self,
+        plan: &Plan,
+        flight: &InFlight,
+        status: &StackStatus,
+    ) -> Result<Option<Outcome>, DeployError> {
+        let minutes = match (&plan.rollback, flight.operation) {
+            (Some(r), Operation::Create | Operation::Update | Operation::Monitor)
+                if r.monitoring_minutes > 0 =>
+            {
+                r.monitoring_minutes
+            }
+            _ => return Ok(None),
+        };
+        let until = match flight.monitor_until {
+            Some(until) => until,
+            None => {
+                let events = self.operation_events(flight).await?;
+                let last = events
+                    .iter()
+                    .filter(|e| e.logical_resource_id() != Some(flight.stack_name.as_str()))
+                    .filter_map(|e| e.timestamp().map(|t| t.secs()))
+                    .max()
+                    .unwrap_or_else(now_epoch);
+                last + i64::from(minutes) * 60
+            }
+        };
+        if now_epoch() >= until {
+            return Ok(None);
+        }
+        let mut watching = flight.as_operation(Operation::Monitor);
+        watching.monitor_until = Some(until);
+        info!(stack = %flight.stack_name, until, "watching the rollback triggers");
+        Ok(Some(Outcome::in_progress(
+            watching,
+            format!(
+                "{}: watching the rollback triggers for {} more s (MonitoringTimeInMinutes {minutes})",
+                status.as_str(),
+                until - now_epoch()
+            ),
+        )))
     }
 
     /// The cause lines of the failed nested stacks among `events`, read from their own events,

@@ -9,6 +9,7 @@
 //! [`Inputs`], and remedies leave as data.
 
 mod advance;
+mod aftermath;
 pub mod change_set;
 mod delete;
 mod error;
@@ -17,6 +18,7 @@ mod flight;
 mod follow;
 mod outcome;
 mod plan;
+pub mod review;
 mod roles;
 mod start;
 pub mod status;
@@ -32,7 +34,10 @@ pub use advance::Pace;
 pub use error::{DeployError, StepError};
 pub use flight::{InFlight, Operation};
 pub use outcome::{panic_message, Failure, FailureKind, Outcome, Remedy};
-pub use plan::{request_token, Action, Inputs, Mode, Plan, Prepared, Template, MAX_TEMPLATE_BODY};
+pub use plan::{
+    request_token, Action, Inputs, Mode, OnFailure, Plan, Prepared, Rollback, Template,
+    MAX_TEMPLATE_BODY,
+};
 pub use roles::RolePolicy;
 
 /// The seconds since the Unix epoch, now.

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::change_set::Review;
 use crate::flight::InFlight;
+use crate::review::Review;
 
 /// Where a deploy stands after one step.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,4 +130,8 @@ pub enum Remedy {
     SettleOrUpgrade,
     /// Give each step more time: the steps keep running out of it.
     MoreTime,
+    /// Turn the stack's termination protection off, if it is really to be deleted.
+    LiftProtection,
+    /// Fix what the failure names (the template, its parameters) and deploy again.
+    FixAndDeployAgain,
 }

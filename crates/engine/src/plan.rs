@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use aws_sdk_cloudformation::types::{Capability, Parameter, Tag};
+use aws_sdk_cloudformation::types::{
+    Capability, Parameter, RollbackConfiguration, RollbackTrigger, Tag,
+};
 
 /// What the deploy does to the stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +67,50 @@ pub struct Plan {
     pub capabilities: Vec<String>,
     /// The service role CloudFormation acts with.
     pub role_arn: Option<String>,
+    /// CloudWatch alarms that roll the operation back, and how long to watch them after it.
+    pub rollback: Option<Rollback>,
+    /// Termination protection, applied on create and kept in step on update.
+    pub termination_protection: Option<bool>,
+    /// What a failed create leaves behind.
+    pub on_failure: Option<OnFailure>,
+    /// Leave a failed update's resources as they are, for debugging.
+    pub disable_rollback: bool,
+    /// How long a create may take before CloudFormation fails it.
+    pub timeout_minutes: Option<u32>,
+    /// SNS topics CloudFormation sends the stack's events to.
+    pub notification_arns: Vec<String>,
+}
+
+/// Rollback triggers: alarms CloudFormation watches during an operation and for
+/// `monitoring_minutes` after it, rolling the operation back if one goes off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rollback {
+    /// The alarms' ARNs.
+    pub triggers: Vec<String>,
+    /// How long after the operation they are watched, 0 to 180.
+    pub monitoring_minutes: u32,
+}
+
+/// What CloudFormation does with a stack whose create failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Roll it back (the default): the stack is left in `ROLLBACK_COMPLETE`, to be deleted.
+    Rollback,
+    /// Delete it.
+    Delete,
+    /// Leave it as it is (`CREATE_FAILED`), for debugging.
+    DoNothing,
+}
+
+impl OnFailure {
+    /// As CloudFormation and the settings spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rollback => "ROLLBACK",
+            Self::Delete => "DELETE",
+            Self::DoNothing => "DO_NOTHING",
+        }
+    }
 }
 
 impl Default for Action {
@@ -162,6 +208,35 @@ impl Prepared {
 }
 
 impl Plan {
+    pub(crate) fn rollback_configuration(&self) -> Option<RollbackConfiguration> {
+        let rollback = self.rollback.as_ref()?;
+        let triggers: Vec<RollbackTrigger> = rollback
+            .triggers
+            .iter()
+            .map(|arn| {
+                RollbackTrigger::builder()
+                    .arn(arn)
+                    .r#type("AWS::CloudWatch::Alarm")
+                    .build()
+            })
+            .collect();
+        Some(
+            RollbackConfiguration::builder()
+                .set_rollback_triggers(Some(triggers))
+                .monitoring_time_in_minutes(i32::try_from(rollback.monitoring_minutes).unwrap_or(0))
+                .build(),
+        )
+    }
+
+    pub(crate) fn notification_arns(&self) -> Option<Vec<String>> {
+        (!self.notification_arns.is_empty()).then(|| self.notification_arns.clone())
+    }
+
+    pub(crate) fn on_failure(&self) -> Option<aws_sdk_cloudformation::types::OnFailure> {
+        self.on_failure
+            .map(|f| aws_sdk_cloudformation::types::OnFailure::from(f.as_str()))
+    }
+
     pub(crate) fn capabilities(&self) -> Option<Vec<Capability>> {
         (!self.capabilities.is_empty()).then(|| {
             self.capabilities

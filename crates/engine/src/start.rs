@@ -28,6 +28,8 @@ macro_rules! stack_request {
             .set_capabilities($plan.capabilities())
             .set_role_arn($plan.role_arn.clone())
             .set_tags($prepared.tags())
+            .set_rollback_configuration($plan.rollback_configuration())
+            .set_notification_arns($plan.notification_arns())
     };
 }
 pub(crate) use stack_request;
@@ -98,6 +100,9 @@ impl Deployer {
                     if mode == Mode::ReplaceOnFailure
                         && status::replaceable(&stack_status(failed)) =>
                 {
+                    if let Some(refused) = protected(plan, failed, "replace it") {
+                        return Ok(refused);
+                    }
                     let id = failed.stack_id().unwrap_or(&plan.stack_name);
                     return Ok(self.delete_stack(plan, id, Operation::Replace).await?);
                 }
@@ -142,6 +147,9 @@ impl Deployer {
         )
         .client_request_token(&plan.client_request_token)
         .set_stack_policy_body(prepared.stack_policy.clone())
+        .set_enable_termination_protection(plan.termination_protection)
+        .set_on_failure(plan.on_failure())
+        .set_timeout_in_minutes(plan.timeout_minutes.and_then(|m| i32::try_from(m).ok()))
         .send()
         .await
         .map_err(|e| DeployError::new("CreateStack", &plan.stack_name, e))?;
@@ -202,9 +210,11 @@ impl Deployer {
     ) -> Result<Outcome, DeployError> {
         let stack_id = stack.stack_id().unwrap_or(&plan.stack_name);
         let parameters = self.update_parameters(plan, prepared, stack).await?;
+        self.keep_protection(plan, stack).await?;
         let sent = stack_request!(self.cfn.update_stack(), plan, prepared, parameters)
             .client_request_token(&plan.client_request_token)
             .set_stack_policy_body(prepared.stack_policy.clone())
+            .set_disable_rollback(plan.disable_rollback.then_some(true))
             .send()
             .await
             .map_err(|e| DeployError::new("UpdateStack", &plan.stack_name, e));
@@ -231,6 +241,30 @@ impl Deployer {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Keeps the stack's termination protection in step with the plan's, calling
+    /// UpdateTerminationProtection only when they differ.
+    pub(crate) async fn keep_protection(
+        &self,
+        plan: &Plan,
+        stack: &Stack,
+    ) -> Result<(), DeployError> {
+        let Some(wanted) = plan.termination_protection else {
+            return Ok(());
+        };
+        if stack.enable_termination_protection() == Some(wanted) {
+            return Ok(());
+        }
+        self.cfn
+            .update_termination_protection()
+            .stack_name(stack.stack_id().unwrap_or(&plan.stack_name))
+            .enable_termination_protection(wanted)
+            .send()
+            .await
+            .map_err(|e| DeployError::new("UpdateTerminationProtection", &plan.stack_name, e))?;
+        info!(stack = %plan.stack_name, protected = wanted, "termination protection set");
+        Ok(())
     }
 
     /// The stack is busy. If the running operation carries this deploy's token, a previous
@@ -276,4 +310,21 @@ impl Deployer {
             summary,
         ))
     }
+}
+
+/// A stack with termination protection is never deleted, by a delete or to replace it: the
+/// failure says so, and the protection stays.
+pub(crate) fn protected(plan: &Plan, stack: &Stack, to: &str) -> Option<Outcome> {
+    (stack.enable_termination_protection() == Some(true)).then(|| {
+        Outcome::Failed(
+            Failure::deploy(
+                stack.stack_id().map(str::to_owned),
+                format!(
+                    "Stack `{}` has termination protection enabled, so CloudFormation will not delete it, and cfn-deployer does not lift the protection to {to}",
+                    plan.stack_name
+                ),
+            )
+            .with(&[crate::Remedy::LiftProtection]),
+        )
+    })
 }

@@ -73,6 +73,16 @@ pub enum JobError {
         #[source]
         source: TemplateError,
     },
+    /// A template too large to pass inline, and no staging bucket to pass it through.
+    #[error("template `{file}` in input artifact `{artifact}` is {size} bytes, over CloudFormation's 51,200-byte inline limit, so it must reach CloudFormation through S3: set CFN_DEPLOYER_STAGING_BUCKET to a bucket the deployer may write and read (template.yaml creates one)")]
+    NoStagingBucket {
+        /// The artifact.
+        artifact: String,
+        /// The file.
+        file: String,
+        /// Its size.
+        size: usize,
+    },
     /// The template is not text.
     #[error("template `{file}` in input artifact `{artifact}` is not UTF-8 text: CloudFormation templates are JSON or YAML")]
     NotText {
@@ -127,6 +137,7 @@ impl JobError {
             | Self::NoCredentials(_)
             | Self::ConfigFile { .. }
             | Self::Template { .. }
+            | Self::NoStagingBucket { .. }
             | Self::NoOutputArtifact(_) => FailureKind::Configuration,
             Self::Artifact { source, .. } if source.is_access_denied() => FailureKind::Permission,
             Self::Upload { denied: true, .. } => FailureKind::Permission,

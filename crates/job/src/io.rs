@@ -2,7 +2,7 @@
 //! credentials, the settings those files hold, a large template staged for CloudFormation,
 //! and the stack's outputs written to its output artifact.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use aws_config::SdkConfig;
@@ -43,17 +43,25 @@ pub struct JobFiles<'a> {
     sdk: &'a SdkConfig,
     job: &'a Job,
     params: &'a Params,
+    staging_bucket: Option<&'a str>,
     /// JSON files read so far, by artifact and path: each is read once per step.
     read: Mutex<HashMap<(String, String), Value>>,
 }
 
 impl<'a> JobFiles<'a> {
-    /// The files of `job`, configured by `params`.
-    pub fn new(sdk: &'a SdkConfig, job: &'a Job, params: &'a Params) -> Self {
+    /// The files of `job`, configured by `params`; large templates are staged in
+    /// `staging_bucket`.
+    pub fn new(
+        sdk: &'a SdkConfig,
+        job: &'a Job,
+        params: &'a Params,
+        staging_bucket: Option<&'a str>,
+    ) -> Self {
         Self {
             sdk,
             job,
             params,
+            staging_bucket,
             read: Mutex::default(),
         }
     }
@@ -125,29 +133,41 @@ impl<'a> JobFiles<'a> {
         }
     }
 
-    /// Writes a template too large for CloudFormation's inline limit next to its artifact,
-    /// encrypted as the pipeline's artifacts are, and returns the URL CloudFormation reads.
-    async fn stage_template(&self, path: &ArtifactPath, body: String) -> Result<String, JobError> {
-        let (input, artifact) = self.input(&path.artifact, self.template_key())?;
-        let creds = self.credentials(&input.name)?;
-        // Named by the artifact: every delivery of the job writes the same object.
-        let location = Location {
-            bucket: artifact.bucket.clone(),
-            key: format!("{}-template", artifact.key),
+    /// Writes a template too large for CloudFormation's inline limit to the staging bucket,
+    /// with the deployer's own role (the job's artifact credentials only read input
+    /// artifacts and write output artifacts), and returns the URL CloudFormation reads.
+    async fn stage_template(
+        &self,
+        path: &ArtifactPath,
+        plan: &Plan,
+        body: String,
+    ) -> Result<String, JobError> {
+        let Some(bucket) = self.staging_bucket else {
+            return Err(JobError::NoStagingBucket {
+                artifact: path.artifact.clone(),
+                file: path.file.clone(),
+                size: body.len(),
+            });
         };
-        let what = format!(
-            "template `{}` (over {MAX_TEMPLATE_BODY} bytes, so it reaches CloudFormation through S3)",
-            path.file
-        );
-        put_object(
-            self.sdk,
-            self.job,
-            creds,
-            &location,
-            body.into_bytes(),
-            what,
-        )
-        .await?;
+        // Named by the deploy's token: every delivery of the job writes the same object.
+        let location = Location {
+            bucket: bucket.to_owned(),
+            key: format!(
+                "cfn-deployer/staged/{}/{}.template",
+                self.params.stack, plan.client_request_token
+            ),
+        };
+        let s3 = aws_sdk_s3::Client::from_conf(cfn_deployer_aws::s3_config(self.sdk).build());
+        artifact::put_object(&s3, &location, body.into_bytes(), None)
+            .await
+            .map_err(|e| upload_error(
+                format!(
+                    "template `{}` (over {MAX_TEMPLATE_BODY} bytes, so it reaches CloudFormation through the staging bucket)",
+                    path.file
+                ),
+                &location,
+                e,
+            ))?;
         let region = self
             .sdk
             .region()
@@ -245,7 +265,7 @@ impl<'a> JobFiles<'a> {
 impl Inputs for JobFiles<'_> {
     type Error = JobError;
 
-    async fn prepare(&self, _plan: &Plan) -> Result<Prepared, JobError> {
+    async fn prepare(&self, plan: &Plan) -> Result<Prepared, JobError> {
         let Some(FileRef::Artifact(path)) = &self.params.template else {
             // Validation gives every deploying action a template in an artifact.
             return Err(JobError::NoSuchArtifact {
@@ -265,7 +285,7 @@ impl Inputs for JobFiles<'_> {
             ..Prepared::default()
         };
         prepared.template = if body.len() > MAX_TEMPLATE_BODY {
-            Template::Url(self.stage_template(path, body).await?)
+            Template::Url(self.stage_template(path, plan, body).await?)
         } else {
             Template::Body(body)
         };
@@ -287,30 +307,33 @@ async fn put_object(
     let s3 = artifact_s3_client(sdk, creds);
     artifact::put_object(&s3, location, data, job.encryption_key.as_deref())
         .await
-        .map_err(|e| JobError::Upload {
-            what,
-            location: location.clone(),
-            denied: e.is_access_denied(),
-            message: match e {
-                artifact::ArtifactError::AccessDenied { message, .. }
-                | artifact::ArtifactError::S3 { message, .. } => message,
-                other => other.to_string(),
-            },
-        })
+        .map_err(|e| upload_error(what, location, e))
 }
 
-/// Writes the stack's outputs as JSON into the first output artifact, a zip holding the one
-/// file `name`.
-pub async fn write_outputs(
+fn upload_error(what: String, location: &Location, e: artifact::ArtifactError) -> JobError {
+    JobError::Upload {
+        what,
+        location: location.clone(),
+        denied: e.is_access_denied(),
+        message: match e {
+            artifact::ArtifactError::AccessDenied { message, .. }
+            | artifact::ArtifactError::S3 { message, .. } => message,
+            other => other.to_string(),
+        },
+    }
+}
+
+/// Writes `files` into the first output artifact, a zip holding them; `setting` is what asked.
+pub async fn write_output_artifact(
     sdk: &SdkConfig,
     job: &Job,
-    name: &str,
-    outputs: &BTreeMap<String, String>,
+    setting: &str,
+    files: &[(String, Vec<u8>)],
 ) -> Result<(), JobError> {
     let artifact = job
         .output_artifacts
         .first()
-        .ok_or_else(|| JobError::NoOutputArtifact(name.to_owned()))?;
+        .ok_or_else(|| JobError::NoOutputArtifact(setting.to_owned()))?;
     let location = artifact
         .location
         .as_ref()
@@ -319,24 +342,30 @@ pub async fn write_outputs(
         .credentials
         .as_ref()
         .ok_or_else(|| JobError::NoCredentials(artifact.name.clone()))?;
-    let json = serde_json::to_vec_pretty(outputs).unwrap_or_default();
-    let zipped = zip_one(name, &json).map_err(|e| JobError::Upload {
-        what: format!("output file `{name}`"),
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let zipped = zip_files(files).map_err(|e| JobError::Upload {
+        what: format!("output files {}", names.join(", ")),
         location: location.clone(),
-        message: format!("zipping it failed: {e}"),
+        message: format!("zipping them failed: {e}"),
         denied: false,
     })?;
-    let what = format!("output file `{name}` (output artifact `{}`)", artifact.name);
+    let what = format!(
+        "output files {} (output artifact `{}`)",
+        names.join(", "),
+        artifact.name
+    );
     put_object(sdk, job, creds, location, zipped, what).await?;
-    info!(artifact = %artifact.name, file = %name, outputs = outputs.len(), "stack outputs written to the output artifact");
+    info!(artifact = %artifact.name, files = %names.join(","), "written to the output artifact");
     Ok(())
 }
 
-/// A zip archive holding one file.
-fn zip_one(name: &str, data: &[u8]) -> Result<Vec<u8>, zip::result::ZipError> {
+/// A zip archive holding `files`.
+fn zip_files(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, zip::result::ZipError> {
     use std::io::Write;
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file(name, zip::write::SimpleFileOptions::default())?;
-    w.write_all(data)?;
+    for (name, data) in files {
+        w.start_file(name.as_str(), zip::write::SimpleFileOptions::default())?;
+        w.write_all(data)?;
+    }
     Ok(w.finish()?.into_inner())
 }

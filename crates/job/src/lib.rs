@@ -19,4 +19,6 @@ pub use cfn_deployer_engine::request_token;
 pub use error::JobError;
 pub use job::{Configuration, Job};
 pub use report::{deliver, Delivery, FailureKind, Report, ReportError};
-pub use run::{pace_from_env, roles_from_env, sdk_config, work_budget, Runner};
+pub use run::{
+    pace_from_env, roles_from_env, sdk_config, staging_bucket_from_env, work_budget, Runner,
+};

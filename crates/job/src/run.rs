@@ -6,13 +6,14 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
+use cfn_deployer_engine::review::markdown;
 use cfn_deployer_engine::{panic_message, request_token, Deployer, Outcome, Pace, RolePolicy};
 use cfn_deployer_params::Params;
 use futures_util::FutureExt;
 use tracing::{error, Instrument};
 
 use crate::error::{failure_type, JobError};
-use crate::io::{write_outputs, JobFiles};
+use crate::io::{write_output_artifact, JobFiles};
 use crate::job::{Configuration, Job};
 use crate::report::{FailureKind, Report};
 use crate::{token, wording};
@@ -47,6 +48,15 @@ pub async fn sdk_config() -> SdkConfig {
         .timeout_config(timeouts)
         .load()
         .await
+}
+
+/// Reads `CFN_DEPLOYER_STAGING_BUCKET`: the bucket templates too large to pass inline are
+/// staged in, with the deployer's own role.
+pub fn staging_bucket_from_env() -> Option<String> {
+    std::env::var("CFN_DEPLOYER_STAGING_BUCKET")
+        .ok()
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty())
 }
 
 /// Reads the service roles the deployer may hand to CloudFormation:
@@ -91,6 +101,7 @@ pub struct Runner {
     sdk: SdkConfig,
     deployer: Deployer,
     pace: Pace,
+    staging_bucket: Option<String>,
 }
 
 impl Runner {
@@ -100,12 +111,19 @@ impl Runner {
             sdk,
             deployer: Deployer::new(cloudformation),
             pace: Pace::default(),
+            staging_bucket: None,
         }
     }
 
     /// The same runner, handing CloudFormation only the roles `policy` allows.
     pub fn with_roles(mut self, policy: RolePolicy) -> Self {
         self.deployer = self.deployer.with_roles(policy);
+        self
+    }
+
+    /// The same runner, staging templates too large to pass inline in `bucket`.
+    pub fn with_staging_bucket(mut self, bucket: Option<String>) -> Self {
+        self.staging_bucket = bucket;
         self
     }
 
@@ -135,16 +153,39 @@ impl Runner {
                 None => None,
             };
             let plan = params.plan(&request_token(&job.id));
-            let files = JobFiles::new(&self.sdk, job, &params);
+            let files = JobFiles::new(&self.sdk, job, &params, self.staging_bucket.as_deref());
             let outcome = self
                 .deployer
                 .advance(&plan, &files, flight, self.pace, budget)
                 .await
                 .map_err(JobError::from)?;
-            if let (Outcome::Succeeded { outputs, .. }, Some(name), true) =
-                (&outcome, &params.output_file_name, plan.action.deploys())
+            if let (
+                Outcome::Succeeded {
+                    outputs, review, ..
+                },
+                Some(name),
+            ) = (&outcome, &params.output_file_name)
             {
-                write_outputs(&self.sdk, job, name, outputs).await?;
+                let files = match review {
+                    // A change set to approve: the review, for machines and for a person.
+                    Some(review) => vec![
+                        (
+                            name.clone(),
+                            serde_json::to_vec_pretty(review).unwrap_or_default(),
+                        ),
+                        ("review.md".to_owned(), markdown(review).into_bytes()),
+                    ],
+                    None if plan.action.deploys() => {
+                        vec![(
+                            name.clone(),
+                            serde_json::to_vec_pretty(outputs).unwrap_or_default(),
+                        )]
+                    }
+                    None => Vec::new(),
+                };
+                if !files.is_empty() {
+                    write_output_artifact(&self.sdk, job, name, &files).await?;
+                }
             }
             report(outcome)
         }
@@ -187,11 +228,12 @@ pub fn report(outcome: Outcome) -> Result<Report, JobError> {
             stack_id,
             summary,
             outputs,
-            ..
+            review,
         } => Report::Success {
             output_variables: outputs,
             summary,
-            external_id: Some(stack_id),
+            // A change set to approve: the console links to it.
+            external_id: Some(review.and_then(|r| r.change_set_id).unwrap_or(stack_id)),
         },
         Outcome::InProgress {
             flight,

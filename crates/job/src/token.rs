@@ -92,6 +92,7 @@ mod tests {
             change_set: None,
             resources: None,
             stalls: 0,
+            monitor_until: None,
         }
     }
 

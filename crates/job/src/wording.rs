@@ -16,6 +16,8 @@ pub fn remedy(remedy: Remedy) -> &'static str {
         Remedy::DeployAgain => "run the pipeline again",
         Remedy::SettleOrUpgrade => "settle the stack by hand or upgrade cfn-deployer",
         Remedy::MoreTime => "raise the function's timeout (its Timeout setting) so that a step has time to finish, then run the pipeline again",
+        Remedy::LiftProtection => "turn its termination protection off (`aws cloudformation update-termination-protection --no-enable-termination-protection`) if it is really to go, then run the pipeline again",
+        Remedy::FixAndDeployAgain => "fix what the reasons name and run the pipeline again",
     }
 }
 
@@ -55,6 +57,8 @@ mod tests {
             Remedy::DeployAgain,
             Remedy::SettleOrUpgrade,
             Remedy::MoreTime,
+            Remedy::LiftProtection,
+            Remedy::FixAndDeployAgain,
         ] {
             assert!(remedy(r).len() > 15, "{r:?}");
         }

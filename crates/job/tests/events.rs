@@ -116,3 +116,16 @@ fn the_change_set_variants_name_their_change_set() {
         matches!(action("codepipeline-job-change-set-execute.json"), Action::ChangeSetExecute { change_set } if change_set == "release")
     );
 }
+
+#[test]
+fn the_extended_settings_variant_sets_what_the_built_in_action_cannot() {
+    let job = event::parse(load("codepipeline-job-extended-settings.json")).expect("job");
+    let params = params(&job).expect("params");
+    let s = &params.settings;
+    assert_eq!(s.termination_protection, Some(true));
+    assert_eq!(s.on_failure, Some(cfn_deployer_engine::OnFailure::Delete));
+    assert_eq!(s.timeout_minutes, Some(30));
+    assert_eq!(s.notification_arns.len(), 1);
+    assert_eq!(s.rollback.as_ref().map(|r| r.monitoring_minutes), Some(10));
+    assert_eq!(params.output_file_name.as_deref(), Some("change-set.json"));
+}

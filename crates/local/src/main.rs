@@ -78,6 +78,10 @@ struct Cli {
     /// Deliver every job twice at the same time, as Lambda may.
     #[arg(long)]
     duplicate: bool,
+    /// The bucket large templates are staged in, created when missing and handed to the
+    /// function and workers as CFN_DEPLOYER_STAGING_BUCKET; empty for none.
+    #[arg(long, default_value = "cfn-deployer-local-staging")]
+    staging_bucket: String,
     /// Give the job an `encryptionKey`, as a pipeline whose artifact store uses this KMS key.
     #[arg(long)]
     encryption_key_id: Option<String>,
@@ -336,6 +340,7 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         invocation_timeout: Duration::from_secs(cli.timeout),
         max_continuations: cli.max_continuations,
         function_env,
+        staging_bucket: Some(cli.staging_bucket.clone()).filter(|b| !b.is_empty()),
         endpoint: (!cli.aws).then(|| cli.endpoint_url.clone()),
         faults: cli.faults.clone(),
         duplicate: cli.duplicate,
@@ -393,6 +398,15 @@ async fn real_main() -> anyhow::Result<ExitCode> {
             start.as_millis(),
             peak as f64 / 1024.0
         );
+    }
+    if summary.artifact_calls > 0 && summary.artifact_misuse.is_empty() {
+        println!(
+            "artifact credentials: {} S3 call(s), each a read of the input artifact or a write of the output artifact",
+            summary.artifact_calls
+        );
+    }
+    for misuse in &summary.artifact_misuse {
+        println!("artifact credentials used for {misuse}: neither a read of the input artifact nor a write of the output artifact");
     }
     for fault in &summary.injected {
         println!("fault injected: {fault}");

@@ -92,10 +92,29 @@ impl FromStr for Fault {
     }
 }
 
+/// An S3 call, and whose credentials signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCall {
+    /// The signing access key id.
+    pub access_key_id: String,
+    /// `GET`, `PUT`, …
+    pub method: String,
+    /// The path: `/bucket/key`, as path-style addressing names an object.
+    pub path: String,
+}
+
+/// The access key id a SigV4 `Authorization` header names: `… Credential=AKID/date/…`.
+fn signing_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    Some(credential.split('/').next()?.to_owned())
+}
+
 /// The calls seen, by service and operation.
 #[derive(Debug, Default)]
 pub struct Stats {
     calls: Mutex<BTreeMap<String, u64>>,
+    s3_signed: Mutex<Vec<SignedCall>>,
     injected: Mutex<Vec<String>>,
     s3_bytes: AtomicU64,
 }
@@ -112,6 +131,14 @@ impl Stats {
     /// The faults injected, one line each.
     pub fn injected(&self) -> Vec<String> {
         self.injected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every S3 call, with the access key that signed it.
+    pub fn s3_calls(&self) -> Vec<SignedCall> {
+        self.s3_signed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -234,6 +261,19 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         (None, body)
     };
     let (service, operation) = classify(parts.method.as_str(), &path, form.as_deref());
+    if service == "S3" {
+        let key = signing_key(&parts.headers).unwrap_or_default();
+        shared
+            .stats
+            .s3_signed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(SignedCall {
+                access_key_id: key,
+                method: parts.method.to_string(),
+                path: path.clone(),
+            });
+    }
     *shared
         .stats
         .calls

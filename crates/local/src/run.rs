@@ -15,6 +15,9 @@ use crate::proxy::{Fault, Proxy};
 use crate::server::{JobResult, Notice, Services};
 use cfn_deployer_artifact::Location;
 
+/// The access key id of the artifact credentials the local jobs carry.
+pub const ARTIFACT_ACCESS_KEY: &str = "ASIALOCALPIPELINEARTIFACTS";
+
 /// The name of the output artifact every local job declares, as an action with one would.
 pub const OUTPUT_ARTIFACT: &str = "DeployOutput";
 
@@ -50,6 +53,9 @@ pub struct Options {
     pub max_continuations: usize,
     /// Extra environment for the function process.
     pub function_env: Vec<(String, String)>,
+    /// The bucket large templates are staged in (created when missing), handed to the
+    /// function and the workers as `CFN_DEPLOYER_STAGING_BUCKET`; `None` for none.
+    pub staging_bucket: Option<String>,
     /// The AWS endpoint (moto) the function's calls go to, through a counting proxy; `None`
     /// for real AWS, reached directly.
     pub endpoint: Option<String>,
@@ -99,6 +105,11 @@ pub struct Summary {
     pub peak_rss_kib: Option<u64>,
     /// Where the job's output artifact goes.
     pub output_artifact: Location,
+    /// S3 calls signed with the artifact credentials.
+    pub artifact_calls: usize,
+    /// Those that were neither a read of the input artifact nor a write of the output
+    /// artifact, one line each.
+    pub artifact_misuse: Vec<String>,
 }
 
 /// The local run could not go on.
@@ -242,7 +253,16 @@ impl Stage {
                 &uuid::Uuid::new_v4().simple().to_string()[..7]
             ),
         };
-        let credentials = credentials(sdk).await?;
+        // Artifact credentials of their own, as CodePipeline's are: a distinct key, so that
+        // every S3 call they sign can be told apart.
+        let own = credentials(sdk).await?;
+        let credentials = aws_sdk_s3::config::Credentials::new(
+            ARTIFACT_ACCESS_KEY,
+            own.secret_access_key(),
+            own.session_token().map(str::to_owned),
+            None,
+            "local-pipeline-artifacts",
+        );
         let (services, notices) = Services::start()
             .await
             .map_err(io("starting the local services"))?;
@@ -262,6 +282,10 @@ impl Stage {
         ];
         if let Some(region) = sdk.region() {
             env.push(("AWS_REGION".to_owned(), region.to_string()));
+        }
+        if let Some(bucket) = &opts.staging_bucket {
+            ensure_bucket(&s3_client(sdk), sdk, bucket).await?;
+            env.push(("CFN_DEPLOYER_STAGING_BUCKET".to_owned(), bucket.clone()));
         }
         env.extend(opts.function_env.iter().cloned());
         let proxy = match &opts.endpoint {
@@ -325,6 +349,21 @@ impl Stage {
     /// What the run did, once it ended so.
     pub(crate) fn summary(&self, end: End, jobs: usize, deliveries: usize) -> Summary {
         let proxy = self.proxy.as_ref();
+        let input = format!("/{}/{}", self.location.bucket, self.location.key);
+        let output = format!("/{}/{}", self.output.bucket, self.output.key);
+        let signed: Vec<crate::proxy::SignedCall> = proxy
+            .map(|p| p.stats().s3_calls())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.access_key_id == ARTIFACT_ACCESS_KEY)
+            .collect();
+        let artifact_misuse = signed
+            .iter()
+            .filter(|c| {
+                !((c.method == "GET" && c.path == input) || (c.method == "PUT" && c.path == output))
+            })
+            .map(|c| format!("{} {}", c.method, c.path))
+            .collect();
         Summary {
             end,
             jobs,
@@ -337,6 +376,8 @@ impl Stage {
             cold_start: None,
             peak_rss_kib: None,
             output_artifact: self.output.clone(),
+            artifact_calls: signed.len(),
+            artifact_misuse,
         }
     }
 }

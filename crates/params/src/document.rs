@@ -30,6 +30,20 @@ macro_rules! document {
             pub(crate) tags: Option<Value>,
             #[serde(rename = "TemplateConfiguration")]
             pub(crate) template_configuration: Option<String>,
+            #[serde(rename = "RollbackTriggers")]
+            pub(crate) rollback_triggers: Option<Value>,
+            #[serde(rename = "MonitoringTimeInMinutes")]
+            pub(crate) monitoring_time_in_minutes: Option<Value>,
+            #[serde(rename = "TerminationProtection")]
+            pub(crate) termination_protection: Option<Value>,
+            #[serde(rename = "OnFailure")]
+            pub(crate) on_failure: Option<String>,
+            #[serde(rename = "DisableRollback")]
+            pub(crate) disable_rollback: Option<Value>,
+            #[serde(rename = "TimeoutInMinutes")]
+            pub(crate) timeout_in_minutes: Option<Value>,
+            #[serde(rename = "NotificationARNs")]
+            pub(crate) notification_arns: Option<Value>,
         }
 
         impl $name {
@@ -44,6 +58,13 @@ macro_rules! document {
                     role_arn: self.role_arn.take(),
                     tags: self.tags.take(),
                     template_configuration: self.template_configuration.take(),
+                    rollback_triggers: self.rollback_triggers.take(),
+                    monitoring_time_in_minutes: self.monitoring_time_in_minutes.take(),
+                    termination_protection: self.termination_protection.take(),
+                    on_failure: self.on_failure.take(),
+                    disable_rollback: self.disable_rollback.take(),
+                    timeout_in_minutes: self.timeout_in_minutes.take(),
+                    notification_arns: self.notification_arns.take(),
                 }
             }
         }
@@ -61,6 +82,13 @@ pub(crate) struct Shared {
     pub(crate) role_arn: Option<String>,
     pub(crate) tags: Option<Value>,
     pub(crate) template_configuration: Option<String>,
+    pub(crate) rollback_triggers: Option<Value>,
+    pub(crate) monitoring_time_in_minutes: Option<Value>,
+    pub(crate) termination_protection: Option<Value>,
+    pub(crate) on_failure: Option<String>,
+    pub(crate) disable_rollback: Option<Value>,
+    pub(crate) timeout_in_minutes: Option<Value>,
+    pub(crate) notification_arns: Option<Value>,
 }
 
 document! {

@@ -184,6 +184,23 @@ pub struct Build {
     pub environment: BTreeMap<String, String>,
 }
 
+/// The settings the built-in CloudFormation action never gained.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// `RollbackTriggers` and `MonitoringTimeInMinutes`.
+    pub rollback: Option<cfn_deployer_engine::Rollback>,
+    /// `TerminationProtection`.
+    pub termination_protection: Option<bool>,
+    /// `OnFailure`, for creates.
+    pub on_failure: Option<cfn_deployer_engine::OnFailure>,
+    /// `DisableRollback`, for updates.
+    pub disable_rollback: bool,
+    /// `TimeoutInMinutes`, for creates.
+    pub timeout_minutes: Option<u32>,
+    /// `NotificationARNs`.
+    pub notification_arns: Vec<String>,
+}
+
 /// The validated settings of one deploy, whichever front they came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Params {
@@ -193,6 +210,8 @@ pub struct Params {
     pub stack: String,
     /// What to do to it.
     pub action: Action,
+    /// The settings beyond the built-in action's.
+    pub settings: Settings,
     /// Where the template lies, for the actions that deploy one.
     pub template: Option<FileRef>,
     /// Capabilities acknowledged for the template (IAM resources, macros).
@@ -325,6 +344,12 @@ impl Params {
             client_request_token: client_request_token.to_owned(),
             capabilities: self.capabilities.clone(),
             role_arn: self.role_arn.clone(),
+            rollback: self.settings.rollback.clone(),
+            termination_protection: self.settings.termination_protection,
+            on_failure: self.settings.on_failure,
+            disable_rollback: self.settings.disable_rollback,
+            timeout_minutes: self.settings.timeout_minutes,
+            notification_arns: self.settings.notification_arns.clone(),
         }
     }
 }

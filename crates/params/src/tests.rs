@@ -336,3 +336,107 @@ fn a_custom_actions_properties_are_strings_in_the_built_in_names() {
         "{err}"
     );
 }
+
+#[test]
+fn the_settings_the_built_in_action_lacks_are_read_in_every_front() {
+    let alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-5xx";
+    let topic = "arn:aws:sns:us-east-1:123456789012:deploys";
+    let user = Params::from_user_parameters(Some(&format!(
+        r#"{{"stack": "a", "TemplatePath": "A::t", "RollbackTriggers": ["{alarm}"], "MonitoringTimeInMinutes": 10,
+            "TerminationProtection": true, "OnFailure": "DELETE", "DisableRollback": true,
+            "TimeoutInMinutes": 30, "NotificationARNs": ["{topic}"]}}"#
+    )))
+    .expect("valid");
+    let expected = Settings {
+        rollback: Some(cfn_deployer_engine::Rollback {
+            triggers: vec![alarm.into()],
+            monitoring_minutes: 10,
+        }),
+        termination_protection: Some(true),
+        on_failure: Some(cfn_deployer_engine::OnFailure::Delete),
+        disable_rollback: true,
+        timeout_minutes: Some(30),
+        notification_arns: vec![topic.into()],
+    };
+    assert_eq!(user.settings, expected);
+    // The same as a custom action's strings.
+    let props: HashMap<String, String> = [
+        ("StackName", "a"),
+        ("TemplatePath", "A::t"),
+        ("RollbackTriggers", alarm),
+        ("MonitoringTimeInMinutes", "10"),
+        ("TerminationProtection", "true"),
+        ("OnFailure", "DELETE"),
+        ("DisableRollback", "TRUE"),
+        ("TimeoutInMinutes", "30"),
+        ("NotificationARNs", topic),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(
+        Params::from_configuration(&props, None)
+            .expect("valid")
+            .settings,
+        expected
+    );
+    // And as an execution's JSON.
+    let input = serde_json::json!({"StackName": "a", "TemplateURL": "s3://b/t.yaml", "RollbackTriggers": [alarm],
+        "MonitoringTimeInMinutes": 10, "TerminationProtection": true, "OnFailure": "DELETE", "DisableRollback": true,
+        "TimeoutInMinutes": 30, "NotificationARNs": [topic]});
+    let p = Params::from_execution_input(input).expect("valid");
+    assert_eq!(p.settings, expected);
+    assert_eq!(
+        p.plan("t").on_failure,
+        Some(cfn_deployer_engine::OnFailure::Delete)
+    );
+}
+
+#[test]
+fn bad_extended_settings_name_the_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#""RollbackTriggers": ["arn:aws:sns:us-east-1:1:topic"]"#,
+            "`RollbackTriggers`: `arn:aws:sns:us-east-1:1:topic` is not a CloudWatch alarm ARN",
+        ),
+        (
+            r#""RollbackTriggers": ["arn:aws:cloudwatch:us-east-1:1:alarm:a"], "MonitoringTimeInMinutes": 181"#,
+            "`MonitoringTimeInMinutes`: must be a whole number from 0 to 180",
+        ),
+        (
+            r#""MonitoringTimeInMinutes": 5"#,
+            "set RollbackTriggers too",
+        ),
+        (
+            r#""TerminationProtection": "yes""#,
+            "`TerminationProtection`: must be true or false, not `yes`",
+        ),
+        (
+            r#""OnFailure": "EXPLODE""#,
+            "`OnFailure`: `EXPLODE` is not a failure policy; use ROLLBACK, DELETE or DO_NOTHING",
+        ),
+        (
+            r#""DisableRollback": 1"#,
+            "`DisableRollback`: must be true or false",
+        ),
+        (
+            r#""TimeoutInMinutes": 0"#,
+            "`TimeoutInMinutes`: must be a whole number from 1",
+        ),
+        (
+            r#""NotificationARNs": ["a","b","c","d","e","f"]"#,
+            "6 topics, over CloudFormation's 5",
+        ),
+        (
+            r#""NotificationARNs": ["arn:aws:sqs:us-east-1:1:q"]"#,
+            "is not an SNS topic ARN",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let input = format!(r#"{{"stack": "a", "TemplatePath": "A::t", {extra}}}"#);
+        let err = Params::from_user_parameters(Some(&input))
+            .expect_err(extra)
+            .to_string();
+        assert!(err.contains(needle), "{extra}: {err}");
+    }
+}

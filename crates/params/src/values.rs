@@ -146,6 +146,57 @@ pub(crate) fn string_list(
     }
 }
 
+/// A boolean: `true` / `false`, or the same as a string (a custom action's form).
+pub(crate) fn boolean(
+    front: Front,
+    key: &str,
+    value: Option<Value>,
+) -> Result<Option<bool>, ParamsError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(other) => Err(bad(
+            front,
+            key,
+            format!("must be true or false, not {}", shown(&other)),
+        )),
+    }
+}
+
+/// A whole number from `min` to `max`, or the same as a string.
+pub(crate) fn number(
+    front: Front,
+    key: &str,
+    value: Option<Value>,
+    min: u64,
+    max: u64,
+) -> Result<Option<u32>, ParamsError> {
+    let n = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(u32::try_from(n).ok()),
+        _ => Err(bad(
+            front,
+            key,
+            format!("must be a whole number from {min} to {max}"),
+        )),
+    }
+}
+
+/// A value shown in a message: a short string in quotes, else its type.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.chars().count() <= 40 => format!("`{s}`"),
+        other => kind_of(other).to_owned(),
+    }
+}
+
 /// `ParameterOverrides`: an object (or a JSON string holding one) of values.
 pub(crate) fn overrides(
     front: Front,

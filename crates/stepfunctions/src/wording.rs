@@ -16,6 +16,8 @@ pub(crate) fn remedy(remedy: Remedy) -> &'static str {
         Remedy::DeployAgain => "start the execution again",
         Remedy::SettleOrUpgrade => "settle the stack by hand or upgrade cfn-deployer",
         Remedy::MoreTime => "raise the deployer function's timeout so that a step has time to finish, then start the execution again",
+        Remedy::LiftProtection => "turn its termination protection off (`aws cloudformation update-termination-protection --no-enable-termination-protection`) if it is really to go, then start the execution again",
+        Remedy::FixAndDeployAgain => "fix what the reasons name and start the execution again",
     }
 }
 

@@ -103,7 +103,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let sdk = cfn_deployer_job::sdk_config().await;
     let runner = Runner::new(sdk.clone(), aws_sdk_cloudformation::Client::new(&sdk))
         .with_pace(cfn_deployer_job::pace_from_env())
-        .with_roles(cfn_deployer_job::roles_from_env());
+        .with_roles(cfn_deployer_job::roles_from_env())
+        .with_staging_bucket(cfn_deployer_job::staging_bucket_from_env());
     let worker = Worker::new(settings, runner, aws_sdk_codepipeline::Client::new(&sdk));
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -34,7 +34,20 @@ fn creates_then_updates_through_continuations() {
     let dir = project(&template("hello"), &[]);
     let stack = unique("worker");
     let path = dir.path().to_str().expect("path");
-    let run = run_worker(moto, &[path, "--stack", &stack], &[]);
+    // Settings past the built-in action's, as a custom action's strings.
+    let run = run_worker(
+        moto,
+        &[
+            path,
+            "--stack",
+            &stack,
+            "--configuration",
+            "TimeoutInMinutes=30",
+            "--configuration",
+            "OnFailure=ROLLBACK",
+        ],
+        &[],
+    );
     run.assert_succeeded();
     reported_once(&run, 0);
     assert!(

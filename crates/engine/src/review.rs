@@ -1,0 +1,351 @@
+//! A change set's review: every change, its property-level details (before and after, with
+//! `NoEcho` parameters' values redacted), nested stacks' change sets expanded, and a summary
+//! within the pipeline console's limit.
+
+use std::collections::HashSet;
+
+use aws_sdk_cloudformation::types::{Change, ChangeAction, ChangeSource, ResourceChangeDetail};
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+
+use crate::error::DeployError;
+use crate::Deployer;
+
+/// What a redacted value reads.
+pub const REDACTED: &str = "****";
+
+/// How deep nested stacks' change sets are expanded.
+const MAX_NESTING: usize = 3;
+
+/// Pages of changes read at most (CloudFormation returns up to 100 changes a page).
+const MAX_PAGES: usize = 10;
+
+/// A change set's changes, for a person to review before it is executed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Review {
+    /// The change set's name.
+    pub change_set_name: String,
+    /// Its id (ARN).
+    pub change_set_id: Option<String>,
+    /// The stack it changes.
+    pub stack_name: String,
+    /// What it would change, resource by resource.
+    pub changes: Vec<ReviewChange>,
+    /// Whether CloudFormation has more changes than were read.
+    pub more: bool,
+}
+
+/// One resource a change set would change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReviewChange {
+    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
+    pub action: String,
+    /// The resource's logical id.
+    pub logical_resource_id: String,
+    /// Its type.
+    pub resource_type: String,
+    /// `True`, `False` or `Conditional`, for a change that may replace the resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+    /// The attributes it changes, with their values before and after.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ReviewDetail>,
+    /// For a nested stack: its own change set's review.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nested: Option<Box<Review>>,
+}
+
+/// One attribute a change changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReviewDetail {
+    /// `Properties`, `Tags`, `Metadata`, …
+    pub attribute: String,
+    /// The property's path, e.g. `/Properties/TopicName`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `Never`, `Conditionally` or `Always`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requires_recreation: Option<String>,
+    /// What causes it: `DirectModification`, `ParameterReference`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_source: Option<String>,
+    /// The parameter or resource that causes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub causing_entity: Option<String>,
+    /// The value before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// The value after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+fn action_word(action: Option<&ChangeAction>) -> &'static str {
+    match action {
+        Some(ChangeAction::Add) => "Add",
+        Some(ChangeAction::Modify) => "Modify",
+        Some(ChangeAction::Remove) => "Remove",
+        Some(ChangeAction::Import) => "Import",
+        Some(ChangeAction::Dynamic) => "Dynamic",
+        _ => "Change",
+    }
+}
+
+impl ReviewChange {
+    /// A change as CloudFormation describes it, the values of the `secret` parameters
+    /// redacted: a detail a secret causes, and every detail on the same path (CloudFormation
+    /// reports the value a second time, as a direct modification).
+    pub fn of(change: &Change, secret: &HashSet<String>) -> Option<Self> {
+        let rc = change.resource_change()?;
+        let secret_paths: HashSet<&str> = rc
+            .details()
+            .iter()
+            .filter(|d| {
+                d.change_source() == Some(&ChangeSource::ParameterReference)
+                    && d.causing_entity().is_some_and(|e| secret.contains(e))
+            })
+            .filter_map(|d| d.target().and_then(|t| t.path()))
+            .collect();
+        let details = rc
+            .details()
+            .iter()
+            .map(|d| detail(d, &secret_paths, secret))
+            .collect();
+        Some(Self {
+            action: action_word(rc.action()).to_owned(),
+            logical_resource_id: rc.logical_resource_id().unwrap_or("?").to_owned(),
+            resource_type: rc.resource_type().unwrap_or("?").to_owned(),
+            replacement: rc.replacement().map(|r| r.as_str().to_owned()),
+            details,
+            nested: None,
+        })
+    }
+}
+
+fn detail(
+    d: &ResourceChangeDetail,
+    secret_paths: &HashSet<&str>,
+    secret: &HashSet<String>,
+) -> ReviewDetail {
+    let target = d.target();
+    let path = target.and_then(|t| t.path());
+    let redact = path.is_some_and(|p| secret_paths.contains(p))
+        || d.causing_entity().is_some_and(|e| secret.contains(e));
+    let value = |v: Option<&str>| {
+        v.map(|v| {
+            if redact {
+                REDACTED.to_owned()
+            } else {
+                v.to_owned()
+            }
+        })
+    };
+    ReviewDetail {
+        attribute: target
+            .and_then(|t| t.attribute())
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default(),
+        path: path.map(str::to_owned),
+        requires_recreation: target
+            .and_then(|t| t.requires_recreation())
+            .map(|r| r.as_str().to_owned()),
+        change_source: d.change_source().map(|s| s.as_str().to_owned()),
+        causing_entity: d.causing_entity().map(str::to_owned),
+        before: value(target.and_then(|t| t.before_value())),
+        after: value(target.and_then(|t| t.after_value())),
+    }
+}
+
+impl Review {
+    /// Every change, nested stacks' included.
+    pub fn count(&self) -> usize {
+        self.changes
+            .iter()
+            .map(|c| 1 + c.nested.as_ref().map_or(0, |n| n.count()))
+            .sum()
+    }
+
+    /// One line per change (`Add Queue (AWS::SQS::Queue)`, `Modify Bucket (AWS::S3::Bucket),
+    /// replacement: True`), nested changes prefixed by their stack, within `max` characters;
+    /// a cut list ends with "… and N more".
+    pub fn summary(&self, max: usize) -> String {
+        let mut lines = Vec::new();
+        lines_of(self, "", &mut lines);
+        let count = if self.more {
+            format!("{}+", lines.len())
+        } else {
+            lines.len().to_string()
+        };
+        let mut text = format!("Change set `{}`: {count} change(s): ", self.change_set_name);
+        for (i, line) in lines.iter().enumerate() {
+            let rest = lines.len() - i;
+            let tail = format!("… and {rest} more");
+            let sep = if i == 0 { "" } else { "; " };
+            // Room for this line, and for the tail should the next not fit.
+            if text.chars().count() + sep.len() + line.chars().count() + 2 + tail.chars().count()
+                > max
+                && i + 1 < lines.len()
+                || text.chars().count() + sep.len() + line.chars().count() > max
+            {
+                text.push_str(sep);
+                text.push_str(&tail);
+                return cfn_deployer_aws::truncate(text, max);
+            }
+            text.push_str(sep);
+            text.push_str(line);
+        }
+        cfn_deployer_aws::truncate(text, max)
+    }
+}
+
+fn lines_of(review: &Review, prefix: &str, out: &mut Vec<String>) {
+    for c in &review.changes {
+        let mut line = format!(
+            "{prefix}{} {} ({})",
+            c.action, c.logical_resource_id, c.resource_type
+        );
+        if c.action == "Modify" {
+            line.push_str(&format!(
+                ", replacement: {}",
+                c.replacement.as_deref().unwrap_or("?")
+            ));
+        }
+        out.push(line);
+        if let Some(nested) = &c.nested {
+            lines_of(
+                nested,
+                &format!("{prefix}{} › ", c.logical_resource_id),
+                out,
+            );
+        }
+    }
+}
+
+impl Deployer {
+    /// The review of a change set, read with its property values; nested stacks' change
+    /// sets read too, down to [`MAX_NESTING`] levels.
+    pub(crate) fn review<'a>(
+        &'a self,
+        stack: &'a str,
+        change_set: &'a str,
+        depth: usize,
+    ) -> BoxFuture<'a, Result<Review, DeployError>> {
+        Box::pin(async move {
+            let mut review = Review {
+                change_set_name: change_set.to_owned(),
+                stack_name: stack.to_owned(),
+                ..Review::default()
+            };
+            let mut next: Option<String> = None;
+            let mut secret = HashSet::new();
+            for page in 0..MAX_PAGES {
+                let out = self
+                    .cfn
+                    .describe_change_set()
+                    .stack_name(stack)
+                    .change_set_name(change_set)
+                    .include_property_values(true)
+                    .set_next_token(next.take())
+                    .send()
+                    .await
+                    .map_err(|e| DeployError::new("DescribeChangeSet", stack, e))?;
+                if page == 0 {
+                    review.change_set_id = out.change_set_id().map(str::to_owned);
+                    review.change_set_name = out.change_set_name().unwrap_or(change_set).to_owned();
+                    review.stack_name = out.stack_name().unwrap_or(stack).to_owned();
+                    // CloudFormation masks a NoEcho parameter's value as "****".
+                    secret = out
+                        .parameters()
+                        .iter()
+                        .filter(|p| p.parameter_value() == Some(REDACTED))
+                        .filter_map(|p| p.parameter_key().map(str::to_owned))
+                        .collect();
+                }
+                for change in out.changes() {
+                    let Some(mut reviewed) = ReviewChange::of(change, &secret) else {
+                        continue;
+                    };
+                    let nested_id = change
+                        .resource_change()
+                        .and_then(|rc| rc.change_set_id())
+                        .filter(|_| reviewed.resource_type == "AWS::CloudFormation::Stack");
+                    if let (Some(id), true) = (nested_id, depth < MAX_NESTING) {
+                        let physical = change
+                            .resource_change()
+                            .and_then(|rc| rc.physical_resource_id())
+                            .unwrap_or(&reviewed.logical_resource_id)
+                            .to_owned();
+                        let nested = self.review(&physical, id, depth + 1).await?;
+                        reviewed.nested = Some(Box::new(nested));
+                    }
+                    review.changes.push(reviewed);
+                }
+                match out.next_token {
+                    Some(t) => next = Some(t),
+                    None => return Ok(review),
+                }
+            }
+            review.more = true;
+            Ok(review)
+        })
+    }
+}
+
+/// The review as a Markdown table, for a person approving the change set.
+pub fn markdown(review: &Review) -> String {
+    let mut md = format!(
+        "# Change set `{}` for stack `{}`\n\n",
+        review.change_set_name, review.stack_name
+    );
+    if let Some(id) = &review.change_set_id {
+        md.push_str(&format!("Change set id: `{id}`\n\n"));
+    }
+    if review.changes.is_empty() {
+        md.push_str("No changes.\n");
+        return md;
+    }
+    md.push_str(&format!(
+        "{} change(s){}.\n\n",
+        review.count(),
+        if review.more { " and more" } else { "" }
+    ));
+    md.push_str("| action | resource | type | replacement | what changes |\n| --- | --- | --- | --- | --- |\n");
+    rows(review, "", &mut md);
+    md
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn rows(review: &Review, prefix: &str, md: &mut String) {
+    for c in &review.changes {
+        let what: Vec<String> = c
+            .details
+            .iter()
+            .map(|d| {
+                let at = d.path.clone().unwrap_or_else(|| d.attribute.clone());
+                match (&d.before, &d.after) {
+                    (Some(b), Some(a)) => format!("`{at}`: {} → {}", cell(b), cell(a)),
+                    (None, Some(a)) => format!("`{at}`: → {}", cell(a)),
+                    (Some(b), None) => format!("`{at}`: {} →", cell(b)),
+                    (None, None) => format!("`{at}`"),
+                }
+            })
+            .collect();
+        md.push_str(&format!(
+            "| {} | {prefix}{} | {} | {} | {} |\n",
+            c.action,
+            cell(&c.logical_resource_id),
+            cell(&c.resource_type),
+            c.replacement.as_deref().unwrap_or(""),
+            what.join("<br>")
+        ));
+        if let Some(nested) = &c.nested {
+            rows(nested, &format!("{prefix}{} › ", c.logical_resource_id), md);
+        }
+    }
+}
