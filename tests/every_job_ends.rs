@@ -126,15 +126,8 @@ async fn the_service_role_is_passed_and_a_role_outside_the_policy_is_refused() {
         )
     });
     run.assert_succeeded();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
-            "t", "t", None, None, "t",
-        ))
-        .endpoint_url(&moto.endpoint)
-        .load()
-        .await;
-    let described = aws_sdk_cloudformation::Client::new(&sdk)
+    let described = common::cloudformation(&moto.endpoint)
+        .await
         .describe_stacks()
         .stack_name(&stack)
         .send()

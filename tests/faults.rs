@@ -184,15 +184,8 @@ async fn duplicate_deliveries_at_the_same_time_converge_on_one_create() {
         run.output
     );
 
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
-            "t", "t", None, None, "t",
-        ))
-        .endpoint_url(&moto.endpoint)
-        .load()
-        .await;
-    let events = aws_sdk_cloudformation::Client::new(&sdk)
+    let events = common::cloudformation(&moto.endpoint)
+        .await
         .describe_stack_events()
         .stack_name(&stack)
         .send()

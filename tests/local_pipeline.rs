@@ -863,15 +863,7 @@ async fn termination_protection_is_set_and_a_protected_stack_is_not_deleted() {
     );
     tokio::task::block_in_place(|| run_local(moto, &[&path, "--user-parameters", &create]))
         .assert_succeeded();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
-            "t", "t", None, None, "t",
-        ))
-        .endpoint_url(&moto.endpoint)
-        .load()
-        .await;
-    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let cfn = common::cloudformation(&moto.endpoint).await;
     let described = cfn
         .describe_stacks()
         .stack_name(&stack)

@@ -8,6 +8,7 @@
 //! failure of the deploy itself.
 
 mod document;
+mod extended;
 mod validate;
 mod values;
 

@@ -236,6 +236,19 @@ pub fn template(greeting: &str) -> String {
         .replace("Default: hello", &format!("Default: {greeting}"))
 }
 
+/// A CloudFormation client for moto at `endpoint`, with throwaway credentials.
+pub async fn cloudformation(endpoint: &str) -> aws_sdk_cloudformation::Client {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_cloudformation::Client::new(&sdk)
+}
+
 /// A stack name no other test uses.
 pub fn unique(prefix: &str) -> String {
     format!(
