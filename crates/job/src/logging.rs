@@ -1,10 +1,19 @@
 //! Logging for the function and the worker: Lambda's conventions (level from `AWS_LAMBDA_LOG_LEVEL` or
 //! `RUST_LOG`, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`), with the one guarantee the runtime's
 //! default lacks: the raw event, which carries the artifact credentials, is never logged.
+//! Text lines are compact, `LEVEL job=<id> stack=<name> message key=value …`; JSON lines keep
+//! every field and span.
 
-use tracing::Level;
+use std::fmt;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::filter::{filter_fn, EnvFilter, LevelFilter};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
@@ -29,7 +38,7 @@ pub fn allowed(target: &str, level: &Level) -> bool {
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Text lines, for a terminal.
+    /// Compact text lines, for a terminal: `LEVEL job=<id> stack=<name> message key=value …`.
     Text,
     /// One JSON object per line, every field kept: what Lambda and CloudWatch read.
     Json,
@@ -59,7 +68,10 @@ pub fn init(format: Format) {
         .without_time();
     let layer = match format {
         Format::Json => layer.json().with_current_span(true).boxed(),
-        Format::Text => layer.boxed(),
+        Format::Text => layer
+            .fmt_fields(CompactFields)
+            .event_format(CompactLine)
+            .boxed(),
     };
     tracing_subscriber::registry()
         .with(
@@ -70,9 +82,153 @@ pub fn init(format: Format) {
         .init();
 }
 
+/// The spans a compact line leaves out: the runtime's `Lambda runtime invoke` span, whose
+/// request id and X-Ray trace id would open every line with some 120 characters.
+fn span_shown(target: &str) -> bool {
+    !target.starts_with("lambda_runtime")
+}
+
+/// Writes fields as `message key=value …`, the message first, `job_id` as `job`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompactFields;
+
+impl<'w> FormatFields<'w> for CompactFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut visitor = Collect::default();
+        fields.record(&mut visitor);
+        writer.write_str(&visitor.line())
+    }
+}
+
+/// A compact line's fields, gathered so that the message comes first whatever the order of
+/// the call site.
+#[derive(Default)]
+struct Collect {
+    message: Option<String>,
+    rest: Vec<String>,
+}
+
+impl Collect {
+    fn line(&self) -> String {
+        let mut line = self.message.clone().unwrap_or_default();
+        for field in &self.rest {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(field);
+        }
+        line
+    }
+}
+
+impl Visit for Collect {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "message" => self.message = Some(value.to_owned()),
+            _ => self.record_debug(field, &value),
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        match field.name() {
+            "message" => self.message = Some(format!("{value:?}")),
+            // The span field is `job_id` in JSON, where CloudWatch queries name it; `job` reads
+            // better on a line.
+            "job_id" => self.rest.push(format!("job={value:?}")),
+            name => self.rest.push(format!("{name}={value:?}")),
+        }
+    }
+}
+
+/// The compact line: level, the fields of the spans in scope (the runtime's left out), then the
+/// event's message and fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompactLine;
+
+impl<S, N> FormatEvent<S, N> for CompactLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write!(writer, "{} ", event.metadata().level())?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                if !span_shown(span.metadata().target()) {
+                    continue;
+                }
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<N>>() {
+                    if !fields.is_empty() {
+                        write!(writer, "{fields} ")?;
+                    }
+                }
+            }
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer the tests read back.
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn compact_lines_leave_out_the_runtime_span_and_name_the_job() {
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .fmt_fields(CompactFields)
+            .event_format(CompactLine)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let runtime = tracing::info_span!(
+                target: "lambda_runtime::layers::trace",
+                "Lambda runtime invoke",
+                requestId = "5e7b7c1c-0000",
+                xrayTraceId = "Root=1-6789"
+            );
+            let _runtime = runtime.enter();
+            let job = tracing::info_span!("job", job_id = %"c968ef10");
+            let _job = job.enter();
+            let deploy = tracing::info_span!("deploy", stack = %"web");
+            let _deploy = deploy.enter();
+            tracing::info!(artifact = %"BuildOutput", size = 42, "file read from artifact");
+            tracing::warn!(reason = "slow", "stalled");
+        });
+        let text =
+            String::from_utf8(buffer.0.lock().expect("not poisoned").clone()).expect("UTF-8");
+        assert_eq!(
+            text,
+            "INFO job=c968ef10 stack=web file read from artifact artifact=BuildOutput size=42\n\
+             WARN job=c968ef10 stack=web stalled reason=\"slow\"\n"
+        );
+    }
 
     #[test]
     fn the_runtime_never_traces_events() {
