@@ -191,10 +191,6 @@ async fn cold_start(function: &Path) -> Duration {
 /// The local pipeline's settings every deploy of the benchmark shares.
 fn base_options(function: &Path, endpoint: &str) -> Options {
     Options {
-        function: function.to_path_buf(),
-        source: Source::Dir(PathBuf::new()),
-        artifact_name: "BuildOutput".into(),
-        user_parameters: String::new(),
         bucket: BUCKET.into(),
         poll_interval: Duration::from_millis(200),
         invocation_timeout: Duration::from_secs(60),
@@ -204,13 +200,8 @@ fn base_options(function: &Path, endpoint: &str) -> Options {
             ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
             ("RUST_LOG".into(), "warn".into()),
         ],
-        staging_bucket: None,
         endpoint: Some(endpoint.to_owned()),
-        faults: Vec::new(),
-        duplicate: false,
-        encryption_key_id: None,
-        worker: None,
-        step_functions: None,
+        ..Options::new(function.to_path_buf(), Source::Dir(PathBuf::new()))
     }
 }
 

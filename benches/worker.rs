@@ -167,10 +167,6 @@ async fn fifty(
         &uuid::Uuid::new_v4().simple().to_string()[..6]
     );
     let opts = Options {
-        function: function.to_path_buf(),
-        source: Source::Dir(project.path().to_path_buf()),
-        artifact_name: "BuildOutput".into(),
-        user_parameters: String::new(),
         bucket: "cfn-deployer-bench".into(),
         poll_interval: Duration::from_millis(100),
         invocation_timeout: Duration::from_secs(60),
@@ -180,12 +176,9 @@ async fn fifty(
             ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
             ("RUST_LOG".into(), "warn".into()),
         ],
-        staging_bucket: None,
         endpoint: Some(endpoint.to_owned()),
         // Each create takes 3 s: a deploy of a few seconds.
         faults: vec!["CreateStack:delay=3:50".parse::<Fault>().expect("fault")],
-        duplicate: false,
-        encryption_key_id: None,
         worker: Some(WorkerOptions {
             binary: binary.to_path_buf(),
             workers,
@@ -207,7 +200,10 @@ async fn fifty(
             pickup_timeout: Duration::from_secs(120),
             parallel: 50,
         }),
-        step_functions: None,
+        ..Options::new(
+            function.to_path_buf(),
+            Source::Dir(project.path().to_path_buf()),
+        )
     };
     let started = Instant::now();
     let summary = run::run(&sdk, &opts).await.expect("run");

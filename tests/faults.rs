@@ -141,7 +141,7 @@ fn a_slow_call_near_the_deadline_becomes_a_continuation_not_a_timeout() {
     );
     assert!(
         run.output
-            .contains(&format!("stack {stack}: CREATE_COMPLETE")),
+            .contains(&format!("Stack {stack}: CREATE_COMPLETE")),
         "{}",
         run.output
     );

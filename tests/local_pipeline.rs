@@ -23,7 +23,7 @@ fn creates_then_updates_through_continuations() {
     assert!(
         created
             .output
-            .contains(&format!("stack {stack}: CREATE_COMPLETE")),
+            .contains(&format!("Stack {stack}: CREATE_COMPLETE")),
         "{}",
         created.output
     );
@@ -33,7 +33,7 @@ fn creates_then_updates_through_continuations() {
         created.output
     );
     assert!(
-        created.output.contains("output Greeting = hello"),
+        created.has_output("Greeting", "hello"),
         "{}",
         created.output
     );
@@ -43,12 +43,15 @@ fn creates_then_updates_through_continuations() {
         created.output
     );
     assert!(
-        created.output.contains("output variable Greeting = hello"),
+        created.has_output_variable("Greeting", "hello"),
         "{}",
         created.output
     );
-    let parameter = format!("output variable GreetingParameter = /{stack}/greeting");
-    assert!(created.output.contains(&parameter), "{}", created.output);
+    assert!(
+        created.has_output_variable("GreetingParameter", &format!("/{stack}/greeting")),
+        "{}",
+        created.output
+    );
 
     let updated = run_local(
         moto,
@@ -58,12 +61,12 @@ fn creates_then_updates_through_continuations() {
     assert!(
         updated
             .output
-            .contains(&format!("stack {stack}: UPDATE_COMPLETE")),
+            .contains(&format!("Stack {stack}: UPDATE_COMPLETE")),
         "{}",
         updated.output
     );
     assert!(
-        updated.output.contains("output Greeting = bonjour"),
+        updated.has_output("Greeting", "bonjour"),
         "{}",
         updated.output
     );
@@ -103,7 +106,7 @@ fn creates_then_updates_through_continuations() {
     assert!(
         changed
             .output
-            .contains(&format!("stack {stack}: UPDATE_COMPLETE")),
+            .contains(&format!("Stack {stack}: UPDATE_COMPLETE")),
         "{}",
         changed.output
     );
@@ -121,11 +124,7 @@ fn the_built_in_actions_configuration_deploys_the_same() {
     );
     let run = run_local(moto, &[path, "--user-parameters", &params]);
     run.assert_succeeded();
-    assert!(
-        run.output.contains("output Greeting = hola"),
-        "{}",
-        run.output
-    );
+    assert!(run.has_output("Greeting", "hola"), "{}", run.output);
     // Nobody sets Greeting now: it keeps its value, so nothing changes.
     let params =
         format!(r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::infra/stack.yaml"}}"#);
@@ -136,11 +135,7 @@ fn the_built_in_actions_configuration_deploys_the_same() {
         "{}",
         run.output
     );
-    assert!(
-        run.output.contains("output Greeting = hola"),
-        "{}",
-        run.output
-    );
+    assert!(run.has_output("Greeting", "hola"), "{}", run.output);
 }
 
 #[test]
@@ -160,11 +155,7 @@ fn the_seed_parameters_work_verbatim() {
         ],
     );
     run.assert_succeeded();
-    assert!(
-        run.output.contains("output Greeting = seed"),
-        "{}",
-        run.output
-    );
+    assert!(run.has_output("Greeting", "seed"), "{}", run.output);
 }
 
 #[test]
@@ -433,11 +424,7 @@ fn templates_over_the_inline_limit_go_through_s3() {
         ],
     );
     run.assert_succeeded();
-    assert!(
-        run.output.contains("output Greeting = large"),
-        "{}",
-        run.output
-    );
+    assert!(run.has_output("Greeting", "large"), "{}", run.output);
     assert!(
         run.output.contains("S3:PutObject 1"),
         "staged once: {}",
@@ -490,7 +477,7 @@ fn function_logs_are_json_with_the_job_id_and_no_secrets() {
     let lines: Vec<serde_json::Value> = run
         .output
         .lines()
-        .filter_map(|l| l.strip_prefix("    │ "))
+        .filter_map(|l| l.split_once("λ │ ").map(|(_, line)| line))
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     let job_lines: Vec<&serde_json::Value> = lines
@@ -642,7 +629,7 @@ fn template_configuration_and_parameter_functions_feed_the_deploy() {
     );
     configured.assert_succeeded();
     assert!(
-        configured.output.contains("output Greeting = from-config"),
+        configured.has_output("Greeting", "from-config"),
         "{}",
         configured.output
     );
@@ -653,7 +640,7 @@ fn template_configuration_and_parameter_functions_feed_the_deploy() {
     );
     overridden.assert_succeeded();
     assert!(
-        overridden.output.contains("output Greeting = v42"),
+        overridden.has_output("Greeting", "v42"),
         "overrides win: {}",
         overridden.output
     );
@@ -664,9 +651,7 @@ fn template_configuration_and_parameter_functions_feed_the_deploy() {
     );
     located.assert_succeeded();
     assert!(
-        located
-            .output
-            .contains("output Greeting = cfn-deployer-local-artifacts"),
+        located.has_output("Greeting", "cfn-deployer-local-artifacts"),
         "{}",
         located.output
     );
@@ -705,12 +690,7 @@ fn output_file_name_writes_the_stack_outputs_into_the_output_artifact() {
         ],
     );
     run.assert_succeeded();
-    assert!(
-        run.output
-            .contains("output artifact `DeployOutput`: outputs.json"),
-        "{}",
-        run.output
-    );
+    assert!(run.has_artifact_file("outputs.json"), "{}", run.output);
     assert!(
         run.output.contains(r#""Greeting": "written""#),
         "{}",
@@ -739,7 +719,7 @@ fn a_change_set_is_created_for_review_then_executed() {
     assert!(
         created
             .output
-            .contains(&format!("stack {stack}: REVIEW_IN_PROGRESS")),
+            .contains(&format!("Stack {stack}: REVIEW_IN_PROGRESS")),
         "not executed: {}",
         created.output
     );
@@ -752,15 +732,13 @@ fn a_change_set_is_created_for_review_then_executed() {
     assert!(
         executed
             .output
-            .contains(&format!("stack {stack}: CREATE_COMPLETE")),
+            .contains(&format!("Stack {stack}: CREATE_COMPLETE")),
         "{}",
         executed.output
     );
     // moto computes no outputs for a stack created by a change set; the file is still written.
     assert!(
-        executed
-            .output
-            .contains("output artifact `DeployOutput`: out.json"),
+        executed.has_artifact_file("out.json"),
         "{}",
         executed.output
     );
@@ -844,12 +822,7 @@ async fn objects_the_job_writes_are_encrypted_with_the_pipelines_kms_key() {
         "{}",
         run.output
     );
-    assert!(
-        run.output
-            .contains("output artifact `DeployOutput`: outputs.json"),
-        "{}",
-        run.output
-    );
+    assert!(run.has_artifact_file("outputs.json"), "{}", run.output);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -919,9 +892,9 @@ fn a_change_sets_review_is_written_for_approval() {
         ],
     );
     run.assert_succeeded();
+    assert!(run.has_artifact_file("change-set.json"), "{}", run.output);
+    assert!(run.has_artifact_file("review.md"), "{}", run.output);
     for needle in [
-        "output artifact `DeployOutput`: change-set.json",
-        "output artifact `DeployOutput`: review.md",
         "# Change set `approval-1` for stack",
         "| action | resource | type | replacement | what changes |",
         "| Add | Bucket | AWS::S3::Bucket |",

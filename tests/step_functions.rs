@@ -14,7 +14,7 @@ fn output(run: &Run) -> serde_json::Value {
         .find("execution output: ")
         .unwrap_or_else(|| panic!("no output:\n{}", run.output));
     let text = &run.output[start + "execution output: ".len()..];
-    let end = text.find("\n}").map(|i| i + 2).unwrap_or(text.len());
+    let end = text.find('\n').unwrap_or(text.len());
     serde_json::from_str(&text[..end]).unwrap_or_else(|e| panic!("{e}: {}", &text[..end]))
 }
 

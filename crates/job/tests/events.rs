@@ -129,3 +129,20 @@ fn the_extended_settings_variant_sets_what_the_built_in_action_cannot() {
     assert_eq!(s.rollback.as_ref().map(|r| r.monitoring_minutes), Some(10));
     assert_eq!(params.output_file_name.as_deref(), Some("change-set.json"));
 }
+
+#[test]
+fn sams_own_event_parses_and_its_plain_string_parameters_say_what_json_to_write() {
+    // events/sam-codepipeline-job.json is what `sam local generate-event codepipeline job`
+    // prints, unedited; CI compares the two.
+    let job = event::parse(load("sam-codepipeline-job.json")).expect("job");
+    assert_eq!(job.id, "c968ef10-6415-4127-80b1-42502218a8c7");
+    assert_eq!(job.input_artifacts[0].name, "input-artifact");
+    let error = params(&job).expect_err("a plain string is not JSON");
+    assert!(matches!(error, ParamsError::NotJson { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("UserParameters is not valid JSON"),
+        "{message}"
+    );
+    assert!(message.contains(r#"such as {"#), "{message}");
+}

@@ -1,6 +1,7 @@
 //! The function process, run as Lambda runs it: started on demand, restarted when it dies or
 //! times out, its logs forwarded, its start time and peak memory measured.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -8,11 +9,13 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
-use crate::run::{io, LocalError, Options};
+use crate::run::{io, LocalError};
+use crate::view::View;
 
 /// The function process, restarted when it dies or times out, as Lambda would.
-pub(crate) struct Function<'a> {
-    pub(crate) opts: &'a Options,
+pub(crate) struct Function {
+    pub(crate) binary: PathBuf,
+    pub(crate) view: View,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) child: Option<Child>,
     pub(crate) spawned: Option<Instant>,
@@ -27,10 +30,23 @@ pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-impl Function<'_> {
+impl Function {
+    /// The function `binary`, not started yet, to run with `env` added to this process's own.
+    pub(crate) fn new(binary: PathBuf, env: Vec<(String, String)>, view: View) -> Self {
+        Self {
+            binary,
+            view,
+            env,
+            child: None,
+            spawned: None,
+            cold_start: None,
+            peak_rss_kib: None,
+        }
+    }
+
     pub(crate) fn ensure_running(&mut self) -> Result<&mut Child, LocalError> {
         if self.child.is_none() {
-            let mut child = Command::new(&self.opts.function)
+            let mut child = Command::new(&self.binary)
                 .envs(self.env.iter().cloned())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -39,10 +55,10 @@ impl Function<'_> {
                 .spawn()
                 .map_err(io(format!(
                     "starting the function {}",
-                    self.opts.function.display()
+                    self.binary.display()
                 )))?;
-            forward(child.stdout.take(), String::new());
-            forward(child.stderr.take(), String::new());
+            forward(child.stdout.take(), "λ".into(), self.view.clone());
+            forward(child.stderr.take(), "λ".into(), self.view.clone());
             self.child = Some(child);
             self.spawned = Some(Instant::now());
         }
@@ -68,21 +84,18 @@ impl Function<'_> {
     }
 }
 
-/// Prints a process's log lines, indented under the pipeline's own, after `name` when several
-/// processes print.
+/// Hands a process's log lines to the view, after `name` (`λ` for the function, `w1` for a
+/// worker, `sf` for the interpreter).
 pub(crate) fn forward<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     stream: Option<R>,
     name: String,
+    view: crate::view::View,
 ) {
     if let Some(stream) = stream {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                if name.is_empty() {
-                    eprintln!("    │ {line}");
-                } else {
-                    eprintln!("  {name:>2} │ {line}");
-                }
+                view.log(&name, &line);
             }
         });
     }

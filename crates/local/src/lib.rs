@@ -7,10 +7,11 @@
 pub mod archive;
 pub mod codepipeline;
 mod function;
+pub mod host;
 pub mod lambda;
-pub mod print;
 pub mod proxy;
 pub mod run;
 pub mod server;
 pub mod sfn;
+pub mod view;
 pub mod worker;

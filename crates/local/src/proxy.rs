@@ -167,6 +167,11 @@ pub struct Proxy {
 impl Proxy {
     /// Starts a proxy to `upstream` (an `http://` endpoint) on a free loopback port.
     pub async fn start(upstream: &str, faults: Vec<Fault>) -> std::io::Result<Self> {
+        Self::start_on(upstream, faults, 0).await
+    }
+
+    /// [`Proxy::start`] on loopback `port` (0 for a free one).
+    pub async fn start_on(upstream: &str, faults: Vec<Fault>, port: u16) -> std::io::Result<Self> {
         let upstream: Uri = upstream.parse().map_err(std::io::Error::other)?;
         let stats = Arc::new(Stats::default());
         let shared = Arc::new(Shared {
@@ -176,7 +181,7 @@ impl Proxy {
             stats: stats.clone(),
         });
         let app = Router::new().fallback(forward).with_state(shared);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             // Serving ends only when the task is aborted at drop.

@@ -13,12 +13,15 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::proxy::{Fault, Proxy};
 use crate::server::{JobResult, Notice, Services};
+use crate::view::watch::Watcher;
+use crate::view::Style;
 use cfn_deployer_artifact::Location;
 
 /// The access key id of the artifact credentials the local jobs carry.
 pub const ARTIFACT_ACCESS_KEY: &str = "ASIALOCALPIPELINEARTIFACTS";
 
-/// The name of the output artifact every local job declares, as an action with one would.
+/// The name of the output artifact every local job declares, as an action with one would,
+/// unless a saved event names its own.
 pub const OUTPUT_ARTIFACT: &str = "DeployOutput";
 
 /// What the artifact is made from.
@@ -69,6 +72,50 @@ pub struct Options {
     pub worker: Option<crate::worker::WorkerOptions>,
     /// Run cfn-deployer's state machine instead, its tasks on the function.
     pub step_functions: Option<crate::sfn::StepFunctionsOptions>,
+    /// What the run shows.
+    pub view: crate::view::View,
+    /// The template's resource count, when known: the live view's total early in a create.
+    pub template_resources: Option<u32>,
+    /// The output artifact's name.
+    pub output_artifact_name: String,
+    /// A saved `CodePipeline.job` event to send, with this run's artifacts in it.
+    pub event: Option<Value>,
+    /// Deliver the jobs through the Lambda Invoke API at this URL (`cargo lambda watch`)
+    /// instead of starting the function.
+    pub invoke_url: Option<String>,
+    /// The local CodePipeline's port, the AWS proxy's the next one; free ones when `None`.
+    pub port: Option<u16>,
+}
+
+impl Options {
+    /// A Lambda Invoke action's run of `function` on `source`, with the command line's
+    /// defaults, showing nothing.
+    pub fn new(function: PathBuf, source: Source) -> Self {
+        Self {
+            function,
+            source,
+            artifact_name: "BuildOutput".into(),
+            user_parameters: String::new(),
+            bucket: "cfn-deployer-local-artifacts".into(),
+            poll_interval: Duration::from_secs(1),
+            invocation_timeout: Duration::from_secs(60),
+            max_continuations: 200,
+            function_env: Vec::new(),
+            staging_bucket: None,
+            endpoint: None,
+            faults: Vec::new(),
+            duplicate: false,
+            encryption_key_id: None,
+            worker: None,
+            step_functions: None,
+            view: crate::view::View::quiet(),
+            template_resources: None,
+            output_artifact_name: OUTPUT_ARTIFACT.into(),
+            event: None,
+            invoke_url: None,
+            port: None,
+        }
+    }
 }
 
 /// How the action ended.
@@ -105,6 +152,8 @@ pub struct Summary {
     pub peak_rss_kib: Option<u64>,
     /// Where the job's output artifact goes.
     pub output_artifact: Location,
+    /// Its name.
+    pub output_artifact_name: String,
     /// S3 calls signed with the artifact credentials.
     pub artifact_calls: usize,
     /// Those that were neither a read of the input artifact nor a write of the output
@@ -234,6 +283,7 @@ pub async fn upload(sdk: &SdkConfig, opts: &Options) -> Result<Location, LocalEr
 pub(crate) struct Stage {
     pub(crate) location: Location,
     pub(crate) output: Location,
+    pub(crate) output_name: String,
     pub(crate) credentials: aws_sdk_s3::config::Credentials,
     pub(crate) services: Services,
     pub(crate) notices: UnboundedReceiver<Notice>,
@@ -245,7 +295,6 @@ impl Stage {
     /// Uploads the artifact and starts the services and the proxy.
     pub(crate) async fn prepare(sdk: &SdkConfig, opts: &Options) -> Result<Self, LocalError> {
         let location = upload(sdk, opts).await?;
-        println!("artifact `{}` at {location}", opts.artifact_name);
         let output = Location {
             bucket: opts.bucket.clone(),
             key: format!(
@@ -263,9 +312,10 @@ impl Stage {
             None,
             "local-pipeline-artifacts",
         );
-        let (services, notices) = Services::start()
-            .await
-            .map_err(io("starting the local services"))?;
+        let port = opts.port.unwrap_or(0);
+        let (services, notices) = Services::start_on(port).await.map_err(io(format!(
+            "starting the local CodePipeline on port {port}"
+        )))?;
         let (api_faults, proxy_faults): (Vec<Fault>, Vec<Fault>) = opts
             .faults
             .iter()
@@ -290,9 +340,12 @@ impl Stage {
         env.extend(opts.function_env.iter().cloned());
         let proxy = match &opts.endpoint {
             Some(upstream) => {
-                let proxy = Proxy::start(upstream, proxy_faults)
+                let port = opts.port.map_or(0, |p| p.saturating_add(1));
+                let proxy = Proxy::start_on(upstream, proxy_faults, port)
                     .await
-                    .map_err(io(format!("starting the proxy to {upstream}")))?;
+                    .map_err(io(format!(
+                        "starting the proxy to {upstream} on port {port}"
+                    )))?;
                 env.push(("AWS_ENDPOINT_URL".to_owned(), proxy.url()));
                 Some(proxy)
             }
@@ -301,6 +354,7 @@ impl Stage {
         Ok(Self {
             location,
             output,
+            output_name: opts.output_artifact_name.clone(),
             credentials,
             services,
             notices,
@@ -326,7 +380,7 @@ impl Stage {
                 "location": {"type": "S3", "s3Location": {"bucketName": location.bucket, "objectKey": location.key}},
             }],
             "outputArtifacts": [{
-                "name": OUTPUT_ARTIFACT,
+                "name": self.output_name,
                 "revision": null,
                 "location": {"type": "S3", "s3Location": {"bucketName": output.bucket, "objectKey": output.key}},
             }],
@@ -376,6 +430,7 @@ impl Stage {
             cold_start: None,
             peak_rss_kib: None,
             output_artifact: self.output.clone(),
+            output_artifact_name: self.output_name.clone(),
             artifact_calls: signed.len(),
             artifact_misuse,
         }
@@ -386,12 +441,34 @@ impl Stage {
 /// until one ends the action.
 pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError> {
     let stage = Stage::prepare(sdk, opts).await?;
-    match (&opts.worker, &opts.step_functions) {
+    opts.view.begin(&opts.artifact_name, &stage.location);
+    let watcher = match (opts.view.stack(), opts.view.style()) {
+        (Some(stack), Style::Live | Style::Plain) => Some(Watcher::start(
+            aws_sdk_cloudformation::Client::new(sdk),
+            stack.to_owned(),
+            opts.template_resources,
+            opts.view.clone(),
+            opts.poll_interval.clamp(WATCH_MIN, WATCH_MAX),
+        )),
+        _ => None,
+    };
+    let summary = match (&opts.worker, &opts.step_functions) {
         (Some(worker), _) => crate::worker::run(stage, opts, worker).await,
         (None, Some(sfn)) => crate::sfn::run(stage, opts, sfn).await,
         (None, None) => crate::lambda::run(stage, opts).await,
+    };
+    if let Some(watcher) = watcher {
+        watcher.stop().await;
     }
+    opts.view.finish();
+    summary
 }
+
+/// The live view reads the stack at most this often: CloudFormation's API rate is shared with
+/// the function's own calls.
+const WATCH_MIN: Duration = Duration::from_millis(500);
+/// … and at least this often, however long the pipeline waits between jobs.
+const WATCH_MAX: Duration = Duration::from_secs(3);
 
 async fn credentials(sdk: &SdkConfig) -> Result<aws_sdk_s3::config::Credentials, LocalError> {
     use aws_sdk_s3::config::ProvideCredentials;

@@ -154,6 +154,11 @@ pub struct Services {
 impl Services {
     /// Starts the services on a free loopback port; notices arrive on the returned receiver.
     pub async fn start() -> std::io::Result<(Self, mpsc::UnboundedReceiver<Notice>)> {
+        Self::start_on(0).await
+    }
+
+    /// Starts the services on loopback `port` (0 for a free one).
+    pub async fn start_on(port: u16) -> std::io::Result<(Self, mpsc::UnboundedReceiver<Notice>)> {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         let (notice_tx, notice_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -177,7 +182,7 @@ impl Services {
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .route("/2015-03-31/functions/{name}/invocations", post(invoke))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             // Serving ends only when the task is aborted at drop.
@@ -233,6 +238,12 @@ impl Services {
     /// Calls to the CodePipeline API so far, by operation.
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.shared.book().calls()
+    }
+
+    /// A handle to say something as the services would, for a task that sees it first (an
+    /// invocation through another runtime's Invoke API ending, say).
+    pub(crate) fn notifier(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// Queues an invocation for the function to pick up.

@@ -3,7 +3,6 @@
 //! Step Functions), whose Lambda tasks call the Lambda Invoke API this pipeline serves, which
 //! runs them on the real function binary through the Runtime API.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -14,8 +13,9 @@ use tokio::process::Command;
 use tokio::time::Instant;
 
 use crate::function::{forward, Function};
+use crate::host::Host;
 use crate::run::{io, End, LocalError, Options, Stage, Summary};
-use crate::server::{Invocation, InvokeReply, JobResult, Notice};
+use crate::server::{JobResult, Notice};
 
 /// The function ARN the definition's `${DeployerFunctionArn}` stands for here.
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfn-deployer";
@@ -125,7 +125,7 @@ pub(crate) async fn run(
     let (input, template_url) = input(&stage, s);
     let input_path = scratch.path().join("input.json");
     std::fs::write(&input_path, input.to_string()).map_err(io("writing the input"))?;
-    println!("execution input: {input}");
+    opts.view.detail(format!("execution input: {input}"));
     let mut interpreter = match s.interpreter {
         Interpreter::Local => {
             let mocks_path = scratch.path().join("mocks.json");
@@ -168,7 +168,7 @@ pub(crate) async fn run(
         .map_err(io(
             "starting the Amazon States Language interpreter (node or python3)",
         ))?;
-    forward(child.stderr.take(), "sf".into());
+    forward(child.stderr.take(), "sf".into(), opts.view.clone());
     let mut lines = BufReader::new(
         child
             .stdout
@@ -177,28 +177,23 @@ pub(crate) async fn run(
     )
     .lines();
 
-    let mut function = Function {
-        opts,
-        env: crate::lambda::function_env(&stage, opts),
-        child: None,
-        spawned: None,
-        cold_start: None,
-        peak_rss_kib: None,
-    };
-    let mut waiting: HashMap<String, (tokio::sync::oneshot::Sender<InvokeReply>, Instant)> =
-        HashMap::new();
-    let (mut invocations, mut transitions) = (0usize, 0usize);
+    let mut host = Host::new(
+        Function::new(
+            opts.function.clone(),
+            crate::lambda::function_env(&stage, opts),
+            opts.view.clone(),
+        ),
+        opts.invocation_timeout,
+    );
+    let mut transitions = 0usize;
     let mut result: Option<Value> = None;
     loop {
-        let timeout_at = waiting
-            .values()
-            .map(|(_, at)| *at + opts.invocation_timeout)
-            .min();
+        let timeout_at = host.next_timeout();
         tokio::select! {
             line = lines.next_line() => match line {
                 Ok(Some(line)) => {
                     let Ok(event) = serde_json::from_str::<Value>(&line) else {
-                        println!("  {line}");
+                        opts.view.log("sf", &line);
                         continue;
                     };
                     match event.get("kind").and_then(Value::as_str) {
@@ -206,12 +201,12 @@ pub(crate) async fn run(
                         _ => {
                             if event.get("type").and_then(Value::as_str) == Some("StateEntered") {
                                 transitions += 1;
-                                println!("→ {}", event.get("state").and_then(Value::as_str).unwrap_or("?"));
+                                opts.view.progress(format!("→ {}", event.get("state").and_then(Value::as_str).unwrap_or("?")));
                             }
                             if let Some(step) = event.pointer("/output/Step/Value").filter(|_| event.get("type").and_then(Value::as_str) == Some("StateExited") && event.get("state").and_then(Value::as_str) == Some("Deploy")) {
                                 if let Some(summary) = step.get("summary").and_then(Value::as_str) {
                                     let percent = step.get("percent").and_then(Value::as_u64).map(|p| format!(" ({p}%)")).unwrap_or_default();
-                                    println!("  {summary}{percent}");
+                                    opts.view.progress(format!("  {summary}{percent}"));
                                 }
                             }
                         }
@@ -220,54 +215,27 @@ pub(crate) async fn run(
                 // The interpreter is done.
                 _ => break,
             },
-            request = invokes.recv() => {
-                let Some(request) = request else { break };
-                function.ensure_running()?;
-                invocations += 1;
-                let request_id = uuid::Uuid::new_v4().to_string();
-                waiting.insert(request_id.clone(), (request.reply, Instant::now()));
-                stage.services.invoke(Invocation {
-                    request_id,
-                    event: request.payload,
-                    timeout: opts.invocation_timeout,
-                });
-            }
-            notice = stage.notices.recv() => match notice {
-                Some(Notice::InvocationDone { request_id, error, response }) => {
-                    if let Some((reply, _)) = waiting.remove(&request_id) {
-                        let _ = reply.send(match error {
-                            Some(e) => InvokeReply::FunctionError(e),
-                            None => InvokeReply::Response(response.unwrap_or_else(|| "null".into())),
-                        });
-                    }
-                }
-                Some(Notice::Ready) => function.ready(Instant::now()),
-                Some(Notice::InitError(e)) => println!("  the function failed to start: {e}"),
+            request = invokes.recv() => match request {
+                Some(request) => host.call(&stage.services, request)?,
+                None => break,
+            },
+            notice = stage.notices.recv() => match notice.map(|n| host.notice(n)) {
+                Some(Some(Notice::InitError(e))) => opts.view.note(format!("  the function failed to start: {e}")),
                 Some(_) => {}
                 None => break,
             },
             () = tokio::time::sleep_until(timeout_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))), if timeout_at.is_some() => {
                 // An invocation ran past its timeout: Lambda ends it with an error.
-                let now = Instant::now();
-                let late: Vec<String> = waiting.iter().filter(|(_, (_, at))| *at + opts.invocation_timeout <= now).map(|(id, _)| id.clone()).collect();
-                for id in late {
-                    if let Some((reply, _)) = waiting.remove(&id) {
-                        let _ = reply.send(InvokeReply::FunctionError(json!({"errorType": "Sandbox.Timedout", "errorMessage": format!("Task timed out after {} seconds", opts.invocation_timeout.as_secs())}).to_string()));
-                    }
-                }
-                function.stop().await;
+                host.expire().await;
             }
         }
     }
     let _ = child.wait().await;
-    function.stop().await;
+    host.function.stop().await;
     let end = match result {
         Some(r) if r.get("status").and_then(Value::as_str) == Some("SUCCEEDED") => {
             let output = r.get("output").cloned().unwrap_or(Value::Null);
-            println!(
-                "execution output: {}",
-                serde_json::to_string_pretty(&output).unwrap_or_default()
-            );
+            opts.view.detail(format!("execution output: {output}"));
             End::Reported(JobResult::Succeeded {
                 continuation_token: None,
                 summary: output
@@ -289,7 +257,8 @@ pub(crate) async fn run(
                     .unwrap_or_default()
                     .to_owned()
             };
-            println!("execution {}: {}", text("status"), text("error"));
+            opts.view
+                .progress(format!("execution {}: {}", text("status"), text("error")));
             End::Reported(JobResult::Failed {
                 kind: text("error"),
                 message: text("cause"),
@@ -298,9 +267,12 @@ pub(crate) async fn run(
         }
         None => End::NotReported("the interpreter ended without a result".into()),
     };
-    println!("{transitions} state transition(s), {invocations} Lambda invocation(s)");
+    let invocations = host.invocations;
+    opts.view.note(format!(
+        "{transitions} state transition(s), {invocations} Lambda invocation(s)"
+    ));
     let mut summary = stage.summary(end, 1, invocations);
-    summary.cold_start = function.cold_start;
-    summary.peak_rss_kib = function.peak_rss_kib;
+    summary.cold_start = host.function.cold_start;
+    summary.peak_rss_kib = host.function.peak_rss_kib;
     Ok(summary)
 }

@@ -57,7 +57,12 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(n: usize, opts: &WorkerOptions, env: &[(String, String)]) -> Result<Self, LocalError> {
+    fn start(
+        n: usize,
+        opts: &WorkerOptions,
+        env: &[(String, String)],
+        view: &crate::view::View,
+    ) -> Result<Self, LocalError> {
         let name = format!("worker {n}");
         let t = &opts.action_type;
         let mut command = Command::new(&opts.binary);
@@ -88,8 +93,8 @@ impl Worker {
             .kill_on_drop(true)
             .spawn()
             .map_err(io(format!("starting the worker {}", opts.binary.display())))?;
-        forward(child.stdout.take(), format!("w{n}"));
-        forward(child.stderr.take(), format!("w{n}"));
+        forward(child.stdout.take(), format!("w{n}"), view.clone());
+        forward(child.stderr.take(), format!("w{n}"), view.clone());
         Ok(Self {
             name,
             child,
@@ -181,7 +186,7 @@ pub(crate) async fn run(
 ) -> Result<Summary, LocalError> {
     let mut workers = Vec::new();
     for n in 1..=w.workers.max(1) {
-        workers.push(Worker::start(n, w, &stage.env)?);
+        workers.push(Worker::start(n, w, &stage.env, &opts.view)?);
     }
     let mut started = workers.len();
     let mut stop_at: Option<Instant> = None;
@@ -199,10 +204,11 @@ pub(crate) async fn run(
         } else {
             String::new()
         };
-        println!(
-            "job {n}{which} {job_id}: queued for a worker{}",
+        opts.view.progress(format!(
+            "job {n}{which} ({}): queued for a worker{}",
+            crate::lambda::short(&job_id),
             if token.is_some() { ", continuing" } else { "" }
-        );
+        ));
         job_id
     };
     let mut actions: Vec<Action> = Vec::new();
@@ -244,14 +250,14 @@ pub(crate) async fn run(
                 }
                 Some(Notice::Reported { job_id, result }) => {
                     let Some(i) = of(&actions, &job_id) else {
-                        println!("  note: a result arrived for an earlier job {job_id}");
+                        opts.view.note(format!("  note: a result arrived for an earlier job {job_id}"));
                         continue;
                     };
                     in_flight = in_flight.saturating_sub(1);
                     match result {
                         JobResult::Succeeded { continuation_token: Some(next), summary, percent_complete, .. } => {
                             let percent = percent_complete.map(|p| format!(" ({p}%)")).unwrap_or_default();
-                            println!("  continue: {}{percent}", summary.unwrap_or_default());
+                            opts.view.progress(format!("continue: {}{percent}", summary.unwrap_or_default()));
                             if actions[i].jobs > opts.max_continuations {
                                 actions[i].end = Some(End::NotReported(format!(
                                     "the job was still running after {} continuations; CodePipeline would time the action out",
@@ -271,7 +277,7 @@ pub(crate) async fn run(
                     }
                 }
                 Some(Notice::Refused { job_id, operation, code, message }) => {
-                    println!("  CodePipeline refused {operation} for job {}: {code}: {message}", job_id.unwrap_or_default());
+                    opts.view.note(format!("  CodePipeline refused {operation} for job {}: {code}: {message}", job_id.unwrap_or_default()));
                 }
                 Some(_) => {}
                 None => return Err(LocalError::Aws("the local services stopped".into())),
@@ -280,10 +286,10 @@ pub(crate) async fn run(
                 stop_at = None;
                 stopped_one = true;
                 let how = workers[0].stop().await;
-                println!("  {} stopped: it {how}", workers[0].name);
+                opts.view.note(format!("  {} stopped: it {how}", workers[0].name));
                 started += 1;
-                let fresh = Worker::start(started, w, &stage.env)?;
-                println!("  {} started in its place", fresh.name);
+                let fresh = Worker::start(started, w, &stage.env, &opts.view)?;
+                opts.view.note(format!("  {} started in its place", fresh.name));
                 let old = std::mem::replace(&mut workers[0], fresh);
                 stage_peak(&mut workers, old.peak_rss_kib);
             }
@@ -301,7 +307,8 @@ pub(crate) async fn run(
     let mut peak = None;
     for worker in &mut workers {
         let how = worker.stop().await;
-        println!("{} stopped: it {how}", worker.name);
+        opts.view
+            .progress(format!("{} stopped: it {how}", worker.name));
         peak = peak.max(worker.peak_rss_kib);
     }
     // What the stopping workers still said to CodePipeline: a report sent again, say.
@@ -313,14 +320,15 @@ pub(crate) async fn run(
             message,
         } = notice
         {
-            println!(
+            opts.view.note(format!(
                 "  CodePipeline refused {operation} for job {}: {code}: {message}",
                 job_id.unwrap_or_default()
-            );
+            ));
         }
     }
     if w.parallel > 1 {
-        println!("at most {most_in_flight} job(s) in flight at once");
+        opts.view
+            .note(format!("at most {most_in_flight} job(s) in flight at once"));
     }
     let end = combine(actions.into_iter().filter_map(|a| a.end).collect());
     let mut summary = stage.summary(end, jobs, claims);

@@ -113,17 +113,24 @@ pub struct Run {
     pub code: i32,
     /// Everything it printed, the function's logs included.
     pub output: String,
+    /// What it printed on stdout alone.
+    pub stdout: String,
 }
 
 impl Run {
+    /// The verdict line, without its mark: `SUCCEEDED: …`, `FAILED (Type): …`, `NOT REPORTED: …`.
+    pub fn verdict(&self) -> Option<&str> {
+        self.output
+            .lines()
+            .find_map(|l| l.strip_prefix("✔ ").or_else(|| l.strip_prefix("✘ ")))
+    }
+
     /// Asserts the run failed with this failure type and a message containing `needle`.
     pub fn assert_failed(&self, kind: &str, needle: &str) {
         assert_eq!(self.code, 1, "{}", self.output);
         let line = self
-            .output
-            .lines()
-            .find(|l| l.starts_with("FAILED"))
-            .unwrap_or_else(|| panic!("no FAILED line:\n{}", self.output));
+            .verdict()
+            .unwrap_or_else(|| panic!("no verdict line:\n{}", self.output));
         assert!(line.starts_with(&format!("FAILED ({kind})")), "{line}");
         assert!(line.contains(needle), "expected `{needle}` in: {line}");
     }
@@ -132,10 +139,55 @@ impl Run {
     pub fn assert_succeeded(&self) {
         assert_eq!(self.code, 0, "{}", self.output);
         assert!(
-            self.output.lines().any(|l| l.starts_with("SUCCEEDED")),
+            self.verdict().is_some_and(|v| v.starts_with("SUCCEEDED")),
             "{}",
             self.output
         );
+    }
+
+    /// The rows of the two-column table under the line `title` (its rows indented by two).
+    fn table(&self, title: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+        self.output
+            .lines()
+            .skip_while(|l| !title(l))
+            .skip(1)
+            .take_while(|l| l.starts_with("  ") && !l.starts_with("   "))
+            .filter_map(|l| {
+                let (k, v) = l.trim().split_once(' ')?;
+                Some((k.to_owned(), v.trim().to_owned()))
+            })
+            .collect()
+    }
+
+    /// Whether the end of the run shows the stack output `key` with `value`.
+    pub fn has_output(&self, key: &str, value: &str) -> bool {
+        self.table(|l| l.starts_with("Outputs"))
+            .iter()
+            .any(|(k, v)| k == key && v == value)
+    }
+
+    /// Whether the action reported the output variable `key` with `value`.
+    pub fn has_output_variable(&self, key: &str, value: &str) -> bool {
+        let same = self
+            .output
+            .lines()
+            .any(|l| l == "Outputs, also the action's output variables");
+        let rows = if same {
+            self.table(|l| l.starts_with("Outputs"))
+        } else {
+            self.table(|l| l == "Output variables")
+        };
+        rows.iter().any(|(k, v)| k == key && v == value)
+    }
+
+    /// Whether the output artifact holds a file `name`.
+    pub fn has_artifact_file(&self, name: &str) -> bool {
+        self.output
+            .lines()
+            .skip_while(|l| !l.starts_with("Output artifact "))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .any(|l| l.strip_prefix("  ") == Some(name))
     }
 }
 
@@ -166,6 +218,14 @@ pub fn run_sfn(moto: &Moto, args: &[&str]) -> Run {
 
 /// [`run_local`] with extra environment.
 pub fn run_local_with(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
+    // The function's log lines, which tests read too.
+    let mut all = vec!["--verbose"];
+    all.extend_from_slice(args);
+    run_local_as_is(moto, &all, env)
+}
+
+/// [`run_local_with`] without `--verbose`: the output a person sees.
+pub fn run_local_as_is(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
     let function = bin("cfn-deployer");
     let out = Command::new(bin("cfn-deployer-local"))
         .args([
@@ -205,6 +265,7 @@ pub fn run_local_with(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),
         output,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
     }
 }
 

@@ -88,17 +88,11 @@ fn creates_then_updates_through_continuations() {
     run.assert_succeeded();
     assert!(run.output.contains("UPDATE_COMPLETE"), "{}", run.output);
     assert!(
-        run.output
-            .contains("output variable Greeting = hello again"),
+        run.has_output_variable("Greeting", "hello again"),
         "{}",
         run.output
     );
-    assert!(
-        run.output
-            .contains("output artifact `DeployOutput`: outputs.json"),
-        "{}",
-        run.output
-    );
+    assert!(run.has_artifact_file("outputs.json"), "{}", run.output);
 }
 
 #[test]
