@@ -28,6 +28,20 @@ fn creates_updates_and_finds_nothing_to_change() {
     run.assert_succeeded();
     let out = output(&run);
     assert_eq!(out["StackStatus"], "CREATE_COMPLETE", "{out}");
+    // What the README says a deploy costs: N polls, N + 1 invocations, 4N + 3 transitions.
+    let figures = run
+        .output
+        .lines()
+        .find_map(|l| l.strip_prefix("1 job(s), "))
+        .unwrap_or_else(|| panic!("no figures:\n{}", run.output));
+    let numbers: Vec<usize> = figures
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [invocations, transitions] = numbers[..] else {
+        panic!("{figures}");
+    };
+    assert_eq!(transitions, 4 * (invocations - 1) + 3, "{figures}");
     assert_eq!(out["StackName"], stack.as_str());
     assert_eq!(out["Outputs"]["Greeting"], "hello", "{out}");
     assert!(out["StackId"]

@@ -136,6 +136,8 @@ pub struct Summary {
     pub jobs: usize,
     /// Invocations of the function, retries included; or jobs claimed by workers.
     pub invocations: usize,
+    /// State transitions of a Step Functions execution.
+    pub state_transitions: Option<usize>,
     /// The function's or workers' AWS calls per `Service:Operation` (when proxied).
     pub calls: std::collections::BTreeMap<String, u64>,
     /// Calls to the local CodePipeline, by operation.
@@ -422,6 +424,7 @@ impl Stage {
             end,
             jobs,
             invocations: deliveries,
+            state_transitions: None,
             calls: proxy.map(|p| p.stats().calls()).unwrap_or_default(),
             s3_bytes: proxy.map(|p| p.stats().s3_bytes()).unwrap_or_default(),
             injected: proxy.map(|p| p.stats().injected()).unwrap_or_default(),

@@ -268,10 +268,8 @@ pub(crate) async fn run(
         None => End::NotReported("the interpreter ended without a result".into()),
     };
     let invocations = host.invocations;
-    opts.view.note(format!(
-        "{transitions} state transition(s), {invocations} Lambda invocation(s)"
-    ));
     let mut summary = stage.summary(end, 1, invocations);
+    summary.state_transitions = Some(transitions);
     summary.cold_start = host.function.cold_start;
     summary.peak_rss_kib = host.function.peak_rss_kib;
     Ok(summary)

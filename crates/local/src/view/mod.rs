@@ -136,7 +136,7 @@ impl View {
             .flatten()
             .collect();
         let stack = match what.is_empty() {
-            true => "  stack: not named by valid settings".to_owned(),
+            true => "  stack: not known until the settings are valid".to_owned(),
             false => format!("  stack {}", what.join(" · ")),
         };
         let artifact = format!("  artifact {artifact} at {location}");

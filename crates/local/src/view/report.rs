@@ -280,7 +280,14 @@ impl Report {
         } else {
             "invocation(s)"
         };
-        lines.push(format!("{} job(s), {} {units}", s.jobs, s.invocations));
+        let transitions = s
+            .state_transitions
+            .map(|t| format!(", {t} state transition(s)"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{} job(s), {} {units}{transitions}",
+            s.jobs, s.invocations
+        ));
         if !s.calls.is_empty() {
             let total: u64 = s.calls.values().sum();
             let each: Vec<String> = s.calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
@@ -366,6 +373,7 @@ impl Report {
             "output_artifact": artifact,
             "jobs": s.jobs,
             "invocations": s.invocations,
+            "state_transitions": s.state_transitions,
             "aws_calls": {
                 "by": self.callers,
                 "total": s.calls.values().sum::<u64>(),
