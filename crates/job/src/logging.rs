@@ -157,6 +157,8 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         write!(writer, "{} ", event.metadata().level())?;
+        // A field the event repeats from its spans (`stack`, say) is written once.
+        let mut in_spans: Vec<String> = Vec::new();
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 if !span_shown(span.metadata().target()) {
@@ -166,11 +168,15 @@ where
                 if let Some(fields) = extensions.get::<FormattedFields<N>>() {
                     if !fields.is_empty() {
                         write!(writer, "{fields} ")?;
+                        in_spans.extend(fields.split(' ').map(str::to_owned));
                     }
                 }
             }
         }
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        let mut fields = Collect::default();
+        event.record(&mut fields);
+        fields.rest.retain(|f| !in_spans.contains(f));
+        writer.write_str(&fields.line())?;
         writeln!(writer)
     }
 }
@@ -219,6 +225,7 @@ mod tests {
             let deploy = tracing::info_span!("deploy", stack = %"web");
             let _deploy = deploy.enter();
             tracing::info!(artifact = %"BuildOutput", size = 42, "file read from artifact");
+            tracing::info!(stack = %"web", status = "CREATE_COMPLETE", "operation complete");
             tracing::warn!(reason = "slow", "stalled");
         });
         let text =
@@ -226,6 +233,7 @@ mod tests {
         assert_eq!(
             text,
             "INFO job=c968ef10 stack=web file read from artifact artifact=BuildOutput size=42\n\
+             INFO job=c968ef10 stack=web operation complete status=\"CREATE_COMPLETE\"\n\
              WARN job=c968ef10 stack=web stalled reason=\"slow\"\n"
         );
     }

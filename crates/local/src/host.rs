@@ -136,7 +136,7 @@ impl Host {
 }
 
 /// Serves the Invoke API on `port` until interrupted, as `cargo lambda watch` does: the
-/// function inherits this process's environment.
+/// function inherits this process's environment, and gets that runtime's constant deadline.
 pub async fn serve(
     binary: std::path::PathBuf,
     port: u16,
@@ -146,6 +146,7 @@ pub async fn serve(
     let (services, mut notices) = Services::start_on(port)
         .await
         .map_err(crate::run::io(format!("listening on 127.0.0.1:{port}")))?;
+    services.deadline_as_cargo_lambda();
     let mut invokes = services.take_invocations();
     let env = crate::lambda::runtime_env(&services, false);
     let mut host = Host::new(Function::new(binary, env, view.clone()), timeout);

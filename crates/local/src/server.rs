@@ -130,6 +130,9 @@ pub(crate) struct Shared {
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     notices: mpsc::UnboundedSender<Notice>,
     function_arn: String,
+    /// Send `lambda-runtime-deadline-ms` as `cargo lambda watch` does: a constant, not an epoch
+    /// time.
+    constant_deadline: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -167,6 +170,7 @@ impl Services {
             queue: tokio::sync::Mutex::new(queue_rx),
             notices: notice_tx,
             function_arn: "arn:aws:lambda:us-east-1:123456789012:function:cfn-deployer".into(),
+            constant_deadline: std::sync::atomic::AtomicBool::new(false),
         });
         let app = Router::new()
             .route("/", post(codepipeline))
@@ -224,6 +228,14 @@ impl Services {
         self.shared.book().set_faults(faults);
     }
 
+    /// Hands out deadlines as `cargo lambda watch` does, a constant 600000 ms (in 1970 read as
+    /// an epoch time), so that a function run here meets that runtime's quirk.
+    pub fn deadline_as_cargo_lambda(&self) {
+        self.shared
+            .constant_deadline
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The calls of the Lambda Invoke API, from now on, for the caller to answer.
     pub fn take_invocations(&self) -> mpsc::UnboundedReceiver<InvokeRequest> {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -259,6 +271,9 @@ impl Drop for Services {
     }
 }
 
+/// What `cargo lambda watch` sends as every invocation's deadline.
+const CARGO_LAMBDA_DEADLINE_MS: u128 = 600_000;
+
 fn epoch_ms(after: Duration) -> u128 {
     (SystemTime::now() + after)
         .duration_since(UNIX_EPOCH)
@@ -279,10 +294,15 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
         }
     };
     set("lambda-runtime-aws-request-id", inv.request_id.clone());
-    set(
-        "lambda-runtime-deadline-ms",
-        epoch_ms(inv.timeout).to_string(),
-    );
+    let deadline = if shared
+        .constant_deadline
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        CARGO_LAMBDA_DEADLINE_MS
+    } else {
+        epoch_ms(inv.timeout)
+    };
+    set("lambda-runtime-deadline-ms", deadline.to_string());
     set(
         "lambda-runtime-invoked-function-arn",
         shared.function_arn.clone(),
