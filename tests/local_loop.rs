@@ -137,6 +137,29 @@ fn json_prints_one_summary_for_scripts() {
 }
 
 #[test]
+fn json_is_one_document_even_when_the_run_cannot_start() {
+    // Refused before any AWS call, so no moto is needed.
+    let out = Command::new(bin("cfn-deployer-local"))
+        .args(["--object", "not-an-s3-url", "--stack", "never", "--json"])
+        .output()
+        .expect("cfn-deployer-local runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(summary["outcome"], "NOT_STARTED");
+    assert_eq!(
+        summary["failure"]["message"],
+        "--object takes s3://bucket/key"
+    );
+    assert_eq!(summary["jobs"], 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--object takes s3://bucket/key"),
+        "the reason on stderr too"
+    );
+}
+
+#[test]
 fn sams_generated_event_runs_unedited_and_edited() {
     let moto = moto_or_skip!();
     let dir = project(&template("from-sam"), &[]);

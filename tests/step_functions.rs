@@ -26,6 +26,8 @@ fn creates_updates_and_finds_nothing_to_change() {
     let stack = unique("sfn");
     let run = run_sfn(moto, &[path, "--stack", &stack]);
     run.assert_succeeded();
+    let header = format!("  stack {stack} · CREATE_UPDATE");
+    assert!(run.stdout.lines().any(|l| l == header), "{}", run.stdout);
     let out = output(&run);
     assert_eq!(out["StackStatus"], "CREATE_COMPLETE", "{out}");
     // What the README says a deploy costs: N polls, N + 1 invocations, 4N + 3 transitions.
@@ -153,6 +155,9 @@ fn a_change_set_is_created_then_executed() {
     );
     let run = run_sfn(moto, &[path, "--input", &replace]);
     run.assert_succeeded();
+    // The header names the mode, though the input leaves the template to the artifact.
+    let header = format!("  stack {stack} · CHANGE_SET_REPLACE sfn-release-1");
+    assert!(run.stdout.lines().any(|l| l == header), "{}", run.stdout);
     let out = output(&run);
     assert_eq!(out["StackStatus"], "REVIEW_IN_PROGRESS", "{out}");
     let changes = out["ChangeSet"]["Changes"].as_array().expect("changes");

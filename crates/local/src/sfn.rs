@@ -62,19 +62,27 @@ fn input(stage: &Stage, s: &StepFunctionsOptions) -> (Value, String) {
         "s3://{}/{}::{}",
         stage.location.bucket, stage.location.key, s.template_file
     );
-    let mut input = s.input.clone();
-    if let Value::Object(map) = &mut input {
-        if s.build.is_some() && !map.contains_key("Build") {
-            map.insert(
-                "Build".into(),
-                json!({"ProjectName": "local-build", "EnvironmentVariables": {"STAGE": "local"}}),
-            );
+    (s.input_with(&url), url)
+}
+
+impl StepFunctionsOptions {
+    /// The execution input as it will run: a mocked build's `Build` added when asked for, and
+    /// `template_url` as its `TemplateURL` when it names no template of its own.
+    pub fn input_with(&self, template_url: &str) -> Value {
+        let mut input = self.input.clone();
+        if let Value::Object(map) = &mut input {
+            if self.build.is_some() && !map.contains_key("Build") {
+                map.insert(
+                    "Build".into(),
+                    json!({"ProjectName": "local-build", "EnvironmentVariables": {"STAGE": "local"}}),
+                );
+            }
+            if !map.contains_key("TemplateURL") && !map.contains_key("Build") {
+                map.insert("TemplateURL".into(), Value::String(template_url.to_owned()));
+            }
         }
-        if !map.contains_key("TemplateURL") && !map.contains_key("Build") {
-            map.insert("TemplateURL".into(), Value::String(url.clone()));
-        }
+        input
     }
-    (input, url)
 }
 
 /// The mocks for `aws-local-stepfunctions`: the build's result, and no real waiting.

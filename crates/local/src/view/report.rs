@@ -385,3 +385,24 @@ impl Report {
         })
     }
 }
+
+/// The one JSON summary of a run that could not start (no endpoint, no artifact, settings
+/// the local pipeline itself refuses): the shape of [`Report::json`], so that a script reads
+/// one document whatever happened, with `outcome` `NOT_STARTED` and the reason.
+pub fn not_started_json(message: &str) -> Value {
+    json!({
+        "outcome": "NOT_STARTED",
+        "summary": null,
+        "failure": {"type": null, "message": message},
+        "stack": null,
+        "outputs": {},
+        "output_variables": {},
+        "output_artifact": null,
+        "jobs": 0,
+        "invocations": 0,
+        "state_transitions": 0,
+        "aws_calls": null,
+        "codepipeline_calls": 0,
+        "faults_injected": 0,
+    })
+}

@@ -30,10 +30,17 @@ const SERVE_PORT: u16 = 9000;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match real_main().await {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match real_main(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("cfn-deployer-local: {e:#}");
+            let message = format!("{e:#}");
+            if json {
+                // A script asked for one document; it gets one, even when nothing ran.
+                println!("{}", report::not_started_json(&message));
+            }
+            eprintln!("cfn-deployer-local: {message}");
             ExitCode::from(2)
         }
     }
@@ -118,8 +125,7 @@ fn source(cli: &Cli) -> anyhow::Result<Source> {
     })
 }
 
-async fn real_main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.serve_function {
         let view = View::new(Style::detect(false), true, Header::default());
         cfn_deployer_local::host::serve(
@@ -164,7 +170,13 @@ async fn real_main() -> anyhow::Result<ExitCode> {
         (Some(w), _) => {
             Params::from_configuration(&w.configuration.clone().into_iter().collect(), None).ok()
         }
-        (None, Some(s)) => Params::from_execution_input(s.input.clone()).ok(),
+        // Read as the execution will get it, the uploaded artifact standing in for a template
+        // the input does not name, so that the header shows the action mode.
+        (None, Some(s)) => Params::from_execution_input(s.input_with(&format!(
+            "s3://{}/artifact.zip::{}",
+            cli.bucket, s.template_file
+        )))
+        .ok(),
         (None, None) => Params::from_user_parameters(Some(&user_parameters)).ok(),
     };
     let stack = match (&params, &step_functions) {
