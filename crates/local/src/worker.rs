@@ -122,11 +122,11 @@ impl Worker {
         }
         match tokio::time::timeout(STOP_GRACE, self.child.wait()).await {
             Ok(Ok(status)) => format!(
-                "exited with {} {:.1} s after SIGTERM",
+                "exited {:.1} s after SIGTERM, {}",
+                asked.elapsed().as_secs_f64(),
                 status
                     .code()
-                    .map_or("a signal".to_owned(), |c| format!("code {c}")),
-                asked.elapsed().as_secs_f64()
+                    .map_or("ended by a signal".to_owned(), |c| format!("exit code {c}")),
             ),
             Ok(Err(e)) => format!("could not be waited for: {e}"),
             Err(_) => {
