@@ -207,11 +207,10 @@ fn lines_of(review: &Review, prefix: &str, out: &mut Vec<String>) {
             "{prefix}{} {} ({})",
             c.action, c.logical_resource_id, c.resource_type
         );
-        if c.action == "Modify" {
-            line.push_str(&format!(
-                ", replacement: {}",
-                c.replacement.as_deref().unwrap_or("?")
-            ));
+        // CloudFormation names a Modify's replacement; a change set that leaves it out (moto's
+        // do) gets no guess.
+        if let ("Modify", Some(replacement)) = (c.action.as_str(), &c.replacement) {
+            line.push_str(&format!(", replacement: {replacement}"));
         }
         out.push(line);
         if let Some(nested) = &c.nested {

@@ -362,7 +362,7 @@ async fn a_change_sets_review_has_property_values_secrets_redacted_and_nested_st
     };
     assert_eq!(
         summary,
-        "Change set `release`: 3 change(s): Modify Secret (AWS::SSM::Parameter), replacement: False; Modify Db (AWS::CloudFormation::Stack), replacement: ?; Db › Add Instance (AWS::RDS::DBInstance)"
+        "Change set `release`: 3 change(s): Modify Secret (AWS::SSM::Parameter), replacement: False; Modify Db (AWS::CloudFormation::Stack); Db › Add Instance (AWS::RDS::DBInstance)"
     );
     let secret = &review.changes[0];
     for d in secret
