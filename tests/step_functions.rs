@@ -28,6 +28,24 @@ fn creates_updates_and_finds_nothing_to_change() {
     run.assert_succeeded();
     let header = format!("  stack {stack} · CREATE_UPDATE");
     assert!(run.stdout.lines().any(|l| l == header), "{}", run.stdout);
+    // The StepFunctions action's own variables, as CodePipeline sets them.
+    for (key, prefix) in [
+        (
+            "ExecutionArn",
+            "arn:aws:states:us-east-1:123456789012:execution:",
+        ),
+        (
+            "StateMachineArn",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:",
+        ),
+    ] {
+        assert!(
+            run.output_variable(key)
+                .is_some_and(|v| v.starts_with(prefix)),
+            "{key}:\n{}",
+            run.output
+        );
+    }
     let out = output(&run);
     assert_eq!(out["StackStatus"], "CREATE_COMPLETE", "{out}");
     // What the README says a deploy costs: N polls, N + 1 invocations, 4N + 3 transitions.
@@ -142,6 +160,9 @@ fn delete_only_deletes_without_a_template() {
         "{}",
         run.output
     );
+    // The report says the stack is gone, not how DescribeStacks refused it.
+    let line = format!("Stack {stack}: does not exist");
+    assert!(run.stdout.lines().any(|l| l == line), "{}", run.stdout);
 }
 
 #[test]
@@ -258,6 +279,12 @@ fn the_state_machine_runs_the_same_on_motos_interpreter() {
         &[path, "--stack", &unique("sfnmoto"), "--interpreter", "moto"],
     );
     run.assert_succeeded();
+    assert!(
+        run.output_variable("ExecutionArn")
+            .is_some_and(|v| v.starts_with("arn:aws:states:")),
+        "{}",
+        run.output
+    );
     assert_eq!(
         output(&run)["StackStatus"],
         "CREATE_COMPLETE",

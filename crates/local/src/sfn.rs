@@ -254,7 +254,12 @@ pub(crate) async fn run(
                     .get("StackId")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
-                output_variables: output.get("Outputs").cloned(),
+                // The StepFunctions action's own variables; the stack's outputs are in the
+                // execution's output.
+                output_variables: Some(json!({
+                    "ExecutionArn": r.get("executionArn"),
+                    "StateMachineArn": r.get("stateMachineArn"),
+                })),
                 percent_complete: None,
             })
         }

@@ -96,9 +96,10 @@ for await (const ev of ex.eventLogs) {
   out(line);
 }
 const r = await settled;
-if (!r.error) { out({ kind: 'result', status: 'SUCCEEDED', output: r.output }); process.exit(0); }
+const arns = { executionArn: context.Execution.Id, stateMachineArn: context.StateMachine.Id };
+if (!r.error) { out({ kind: 'result', status: 'SUCCEEDED', output: r.output, ...arns }); process.exit(0); }
 const inner = r.error.cause; // ExecutionError.cause = the RuntimeError (name = ASL error name)
 const status = r.error.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : r.error.name === 'ExecutionAbortedError' ? 'ABORTED' : 'FAILED';
 const cause = inner ? (inner.cause && typeof inner.cause === 'object' && !(inner.cause instanceof Error) ? JSON.stringify(inner.cause) : inner.message) : r.error.message;
-out({ kind: 'result', status, error: inner?.name ?? (status === 'TIMED_OUT' ? 'States.Timeout' : r.error.name), cause });
+out({ kind: 'result', status, ...arns, error: inner?.name ?? (status === 'TIMED_OUT' ? 'States.Timeout' : r.error.name), cause });
 process.exit(2);

@@ -105,6 +105,6 @@ while True:
 
 d = sfn.describe_execution(executionArn=ex_arn)
 emit({"kind": "result", "status": d["status"], "output": json.loads(d["output"]) if d.get("output") else None,
-      "error": d.get("error"), "cause": d.get("cause")})
+      "error": d.get("error"), "cause": d.get("cause"), "executionArn": ex_arn, "stateMachineArn": sm_arn})
 server.stop()
 sys.exit(0 if d["status"] == "SUCCEEDED" else 2)

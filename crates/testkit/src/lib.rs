@@ -168,6 +168,11 @@ impl Run {
 
     /// Whether the action reported the output variable `key` with `value`.
     pub fn has_output_variable(&self, key: &str, value: &str) -> bool {
+        self.output_variable(key).as_deref() == Some(value)
+    }
+
+    /// The output variable `key` the action reported.
+    pub fn output_variable(&self, key: &str) -> Option<String> {
         let same = self
             .output
             .lines()
@@ -177,7 +182,7 @@ impl Run {
         } else {
             self.table(|l| l == "Output variables")
         };
-        rows.iter().any(|(k, v)| k == key && v == value)
+        rows.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// Whether the output artifact holds a file `name`.

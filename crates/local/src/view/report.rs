@@ -98,12 +98,25 @@ async fn stack_state(cfn: &aws_sdk_cloudformation::Client, name: &str) -> StackS
                 outputs: Vec::new(),
             },
         },
-        Err(e) => StackState {
-            name: name.to_owned(),
-            status: Err(cfn_deployer_aws::AwsFault::of(&e).to_text()),
-            outputs: Vec::new(),
-        },
+        Err(e) => {
+            let fault = cfn_deployer_aws::AwsFault::of(&e);
+            StackState {
+                name: name.to_owned(),
+                status: Err(if is_missing_stack(&fault) {
+                    "does not exist".to_owned()
+                } else {
+                    fault.to_text()
+                }),
+                outputs: Vec::new(),
+            }
+        }
     }
+}
+
+/// CloudFormation answers DescribeStacks on a missing stack (after a delete, say) only with a
+/// `ValidationError` saying "Stack with id NAME does not exist"; there is no error code for it.
+fn is_missing_stack(fault: &cfn_deployer_aws::AwsFault) -> bool {
+    fault.code.as_deref() == Some("ValidationError") && fault.message.contains("does not exist")
 }
 
 async fn output_artifact(sdk: &SdkConfig, location: &Location) -> Option<OutputArtifact> {
@@ -400,9 +413,9 @@ pub fn not_started_json(message: &str) -> Value {
         "output_artifact": null,
         "jobs": 0,
         "invocations": 0,
-        "state_transitions": 0,
-        "aws_calls": null,
-        "codepipeline_calls": 0,
-        "faults_injected": 0,
+        "state_transitions": null,
+        "aws_calls": {"by": null, "total": 0, "by_operation": {}, "s3_bytes_received": 0},
+        "codepipeline_calls": {},
+        "faults_injected": [],
     })
 }
