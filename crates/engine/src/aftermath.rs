@@ -58,7 +58,11 @@ pub(crate) fn aftermath(
             said.push("OnFailure is DO_NOTHING: the failed resources are kept as they are, for debugging, and the stack can only be deleted now.".into());
             vec![Remedy::DeleteStack, Remedy::ReplaceOnFailure]
         }
-        (Operation::Create, S::DeleteInProgress | S::DeleteComplete) => {
+        // Deleted because the deploy asked so; a stack deleted by hand during a create gets no
+        // such word.
+        (Operation::Create, S::DeleteInProgress | S::DeleteComplete)
+            if plan.on_failure == Some(OnFailure::Delete) =>
+        {
             said.push(
                 "OnFailure is DELETE: CloudFormation deletes the stack, and the next deploy creates it afresh."
                     .into(),
@@ -153,6 +157,18 @@ mod tests {
             );
             assert_eq!(remedies.first(), Some(remedy), "{status:?}");
         }
+    }
+
+    #[test]
+    fn a_stack_deleted_during_a_create_without_on_failure_delete_is_not_blamed_on_it() {
+        let (said, remedies) = aftermath(
+            &plan(None, &[]),
+            Operation::Create,
+            &StackStatus::DeleteComplete,
+            &[],
+        );
+        assert!(!said.iter().any(|s| s.contains("OnFailure")), "{said:?}");
+        assert!(remedies.is_empty(), "{remedies:?}");
     }
 
     #[test]

@@ -141,6 +141,8 @@ impl Deployer {
             .describe_change_set()
             .stack_name(&flight.stack_id)
             .change_set_name(&name)
+            // With the values, so that a ready change set's answer is its review's first page.
+            .include_property_values(true)
             .send()
             .await
             .map_err(|e| DeployError::new("DescribeChangeSet", &flight.stack_name, e))?;
@@ -148,14 +150,14 @@ impl Deployer {
             .status()
             .cloned()
             .unwrap_or_else(|| ChangeSetStatus::from("UNKNOWN"));
-        let reason = out.status_reason().unwrap_or_default();
+        let reason = out.status_reason().unwrap_or_default().to_owned();
         Ok(match on_change_set(&status) {
             PollStep::InProgress => Outcome::in_progress(
                 flight.clone(),
                 format!("{}: creating change set `{name}`", status.as_str()),
             ),
             PollStep::Succeeded => {
-                let review = self.review(&flight.stack_id, &name, 1).await?;
+                let review = self.review(&flight.stack_id, &name, 1, Some(out)).await?;
                 let summary = review.summary(MAX_SUMMARY);
                 info!(stack = %flight.stack_name, change_set = %name, changes = review.count(), "change set ready");
                 Outcome::Succeeded {
@@ -165,7 +167,7 @@ impl Deployer {
                     review: Some(review),
                 }
             }
-            PollStep::Failed if is_empty_change_set(reason) => {
+            PollStep::Failed if is_empty_change_set(&reason) => {
                 info!(stack = %flight.stack_name, change_set = %name, "change set is empty: no changes");
                 Outcome::Succeeded {
                     stack_id: flight.stack_id.clone(),
@@ -234,6 +236,11 @@ impl Deployer {
             });
         }
         let stack = self.describe(&stack_id).await?;
+        // ExecuteChangeSet names no role: CloudFormation acts with the one the stack (or the
+        // change set, made by hand perhaps) carries, so that role must be one the policy allows.
+        if let Err(refused) = self.roles.apply(plan, stack.as_ref()) {
+            return Ok(Outcome::Failed(refused));
+        }
         if let Some(existing) = &stack {
             self.keep_protection(plan, existing).await?;
         }

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{Change, ChangeAction, ChangeSource, ResourceChangeDetail};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -224,13 +225,15 @@ fn lines_of(review: &Review, prefix: &str, out: &mut Vec<String>) {
 }
 
 impl Deployer {
-    /// The review of a change set, read with its property values; nested stacks' change
-    /// sets read too, down to [`MAX_NESTING`] levels.
+    /// The review of a change set, read with its property values, from `first` (its first
+    /// page, already read) on; nested stacks' change sets read too, down to [`MAX_NESTING`]
+    /// levels.
     pub(crate) fn review<'a>(
         &'a self,
         stack: &'a str,
         change_set: &'a str,
         depth: usize,
+        first: Option<DescribeChangeSetOutput>,
     ) -> BoxFuture<'a, Result<Review, DeployError>> {
         Box::pin(async move {
             let mut review = Review {
@@ -240,17 +243,21 @@ impl Deployer {
             };
             let mut next: Option<String> = None;
             let mut secret = HashSet::new();
+            let mut first = first;
             for page in 0..MAX_PAGES {
-                let out = self
-                    .cfn
-                    .describe_change_set()
-                    .stack_name(stack)
-                    .change_set_name(change_set)
-                    .include_property_values(true)
-                    .set_next_token(next.take())
-                    .send()
-                    .await
-                    .map_err(|e| DeployError::new("DescribeChangeSet", stack, e))?;
+                let out = match first.take() {
+                    Some(out) => out,
+                    None => self
+                        .cfn
+                        .describe_change_set()
+                        .stack_name(stack)
+                        .change_set_name(change_set)
+                        .include_property_values(true)
+                        .set_next_token(next.take())
+                        .send()
+                        .await
+                        .map_err(|e| DeployError::new("DescribeChangeSet", stack, e))?,
+                };
                 if page == 0 {
                     review.change_set_id = out.change_set_id().map(str::to_owned);
                     review.change_set_name = out.change_set_name().unwrap_or(change_set).to_owned();
@@ -277,7 +284,7 @@ impl Deployer {
                             .and_then(|rc| rc.physical_resource_id())
                             .unwrap_or(&reviewed.logical_resource_id)
                             .to_owned();
-                        let nested = self.review(&physical, id, depth + 1).await?;
+                        let nested = self.review(&physical, id, depth + 1, None).await?;
                         reviewed.nested = Some(Box::new(nested));
                     }
                     review.changes.push(reviewed);

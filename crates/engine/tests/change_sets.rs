@@ -11,14 +11,15 @@ use aws_sdk_cloudformation::operation::delete_change_set::DeleteChangeSetOutput;
 use aws_sdk_cloudformation::operation::describe_change_set::{
     DescribeChangeSetError, DescribeChangeSetOutput,
 };
+use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
 use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
 use aws_sdk_cloudformation::types::{
-    Change, ChangeAction, ChangeSetStatus, ExecutionStatus, Replacement, ResourceChange,
+    Change, ChangeAction, ChangeSetStatus, ExecutionStatus, Replacement, ResourceChange, Stack,
     StackStatus,
 };
 use aws_sdk_cloudformation::Client;
 use aws_smithy_mocks::{mock, Rule};
-use cfn_deployer_engine::{Failure, Operation, Outcome, Remedy};
+use cfn_deployer_engine::{Failure, FailureKind, Operation, Outcome, Remedy, RolePolicy};
 
 use common::*;
 
@@ -78,12 +79,19 @@ async fn a_change_set_of_the_same_name_is_replaced_and_summarised() {
                 .build(),
         )
         .build();
-    let ready = change_set(ChangeSetStatus::CreateComplete, "", vec![modify.clone()]);
-    // Once complete, the change set is read again with its property values, for review.
-    let reviewed = change_set(ChangeSetStatus::CreateComplete, "", vec![modify]);
-    let d = deployer(&[
-        &settled, &exists, &delete, &created, &pending, &ready, &reviewed,
-    ]);
+    // Read with its property values, the answer that says it is complete is its review too.
+    let ready = mock!(Client::describe_change_set)
+        .match_requests(|r| r.include_property_values() == Some(true))
+        .then_output(move || {
+            DescribeChangeSetOutput::builder()
+                .change_set_name("release")
+                .stack_id(ID)
+                .status(ChangeSetStatus::CreateComplete)
+                .execution_status(ExecutionStatus::Available)
+                .changes(modify.clone())
+                .build()
+        });
+    let d = deployer(&[&settled, &exists, &delete, &created, &pending, &ready]);
 
     let out = d
         .create_change_set(&request(), "release")
@@ -106,6 +114,11 @@ async fn a_change_set_of_the_same_name_is_replaced_and_summarised() {
         "{done:?}"
     );
     assert_eq!((delete.num_calls(), created.num_calls()), (1, 1));
+    assert_eq!(
+        ready.num_calls(),
+        1,
+        "one DescribeChangeSet once it is ready"
+    );
 }
 
 #[tokio::test]
@@ -153,6 +166,42 @@ async fn executing_follows_the_update() {
         "{out:?}"
     );
     assert_eq!(execute.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn executing_on_a_stack_acting_with_a_role_outside_the_policy_is_refused() {
+    let ready = change_set(ChangeSetStatus::CreateComplete, "", vec![]);
+    let powerful = mock!(Client::describe_stacks).then_output(|| {
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name(NAME)
+                    .stack_id(ID)
+                    .stack_status(StackStatus::UpdateComplete)
+                    .role_arn("arn:aws:iam::123456789012:role/admin")
+                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                    .build(),
+            )
+            .build()
+    });
+    let execute =
+        mock!(Client::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    let policy = RolePolicy {
+        service_role: Some("arn:aws:iam::123456789012:role/cfn-service".into()),
+        allowed: Vec::new(),
+    };
+    let d = Engine(
+        deployer(&[&ready, &powerful, &execute])
+            .0
+            .with_roles(policy),
+    );
+    let out = d.execute_change_set("release").await.expect("execute");
+    let Outcome::Failed(Failure { kind, message, .. }) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(kind, FailureKind::Permission);
+    assert!(message.contains("role/admin"), "{message}");
+    assert_eq!(execute.num_calls(), 0, "nothing runs with the stored role");
 }
 
 #[tokio::test]

@@ -287,6 +287,7 @@ async fn a_change_sets_review_has_property_values_secrets_redacted_and_nested_st
         .then_output(move || {
             DescribeChangeSetOutput::builder()
                 .change_set_name("release")
+                .status(ChangeSetStatus::CreateComplete)
                 .change_set_id("arn:aws:cloudformation:us-east-1:123456789012:changeSet/release/0")
                 .stack_name(NAME)
                 .status(ChangeSetStatus::CreateComplete)
@@ -341,14 +342,7 @@ async fn a_change_sets_review_has_property_values_secrets_redacted_and_nested_st
                 )
                 .build()
         });
-    let ready = mock!(Client::describe_change_set).then_output(|| {
-        DescribeChangeSetOutput::builder()
-            .change_set_name("release")
-            .stack_id(ID)
-            .status(ChangeSetStatus::CreateComplete)
-            .build()
-    });
-    let d = deployer(&[&ready, &root, &nested]);
+    let d = deployer(&[&root, &nested]);
     let mut f = flight(Operation::ChangeSet);
     f.change_set = Some("release".into());
     let out = d.poll_change_set(&f).await.expect("poll");
