@@ -304,11 +304,16 @@ impl Stage {
                 &uuid::Uuid::new_v4().simple().to_string()[..7]
             ),
         };
-        // Artifact credentials of their own, as CodePipeline's are: a distinct key, so that
-        // every S3 call they sign can be told apart.
+        // Artifact credentials of their own, as CodePipeline's are: against an endpoint (moto
+        // takes any key), a distinct key, so that the proxy can tell every S3 call they sign
+        // apart. Real S3 (`--aws`) knows only the real key, and there is no proxy to count.
         let own = credentials(sdk).await?;
+        let key_id = match opts.endpoint {
+            Some(_) => ARTIFACT_ACCESS_KEY,
+            None => own.access_key_id(),
+        };
         let credentials = aws_sdk_s3::config::Credentials::new(
-            ARTIFACT_ACCESS_KEY,
+            key_id,
             own.secret_access_key(),
             own.session_token().map(str::to_owned),
             None,

@@ -232,6 +232,9 @@ pub(crate) async fn run(
                 Some(_) => {}
                 None => break,
             },
+            // A crash fails the calls it held at once (`Runtime.ExitError`), as Lambda does,
+            // and the next invocation starts a fresh process.
+            status = host.exited() => opts.view.note(format!("  the function exited ({status}); the next invocation starts it again")),
             () = tokio::time::sleep_until(timeout_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))), if timeout_at.is_some() => {
                 // An invocation ran past its timeout: Lambda ends it with an error.
                 host.expire().await;

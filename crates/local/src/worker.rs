@@ -174,8 +174,39 @@ struct Action {
     jobs: usize,
     current: String,
     queued: Instant,
-    dispatched: bool,
+    /// When a worker took the current job.
+    dispatched: Option<Instant>,
     end: Option<End>,
+}
+
+impl Action {
+    /// When the current job is overdue: a queued job must be picked up within the pickup
+    /// timeout, a taken one reported within its step's budget and `--timeout` to spare (the
+    /// worker may have died with it, and CodePipeline would time the action out).
+    fn due(&self, w: &WorkerOptions, opts: &Options) -> Option<Instant> {
+        match (&self.end, self.dispatched) {
+            (Some(_), _) => None,
+            (None, Some(taken)) => Some(
+                taken + Duration::from_secs_f64(w.step_seconds.max(0.0)) + opts.invocation_timeout,
+            ),
+            (None, None) => Some(self.queued + w.pickup_timeout),
+        }
+    }
+
+    /// Why the current job is overdue.
+    fn overdue(&self, w: &WorkerOptions, opts: &Options) -> String {
+        match self.dispatched {
+            Some(_) => format!(
+                "the worker that took the job reported nothing within {:.0} s: check the worker's log; CodePipeline would time the action out",
+                (Duration::from_secs_f64(w.step_seconds.max(0.0)) + opts.invocation_timeout).as_secs_f64()
+            ),
+            None => format!(
+                "no worker picked the job up within {} s: check that a worker polls for this action type{}",
+                w.pickup_timeout.as_secs(),
+                w.action_type.queryable.as_ref().map(|k| format!(" and serves its {k}")).unwrap_or_default()
+            ),
+        }
+    }
 }
 
 /// Queues each action's jobs for the workers until every action has ended.
@@ -219,7 +250,7 @@ pub(crate) async fn run(
             jobs: 1,
             current,
             queued: Instant::now(),
-            dispatched: false,
+            dispatched: None,
             end: None,
         });
     }
@@ -227,17 +258,13 @@ pub(crate) async fn run(
     let mut most_in_flight = 0usize;
     while actions.iter().any(|a| a.end.is_none()) {
         let next_stop = stop_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        let pickup_by = actions
-            .iter()
-            .filter(|a| a.end.is_none() && !a.dispatched)
-            .map(|a| a.queued + w.pickup_timeout)
-            .min();
+        let due = actions.iter().filter_map(|a| a.due(w, opts)).min();
         let of = |actions: &[Action], job: &str| actions.iter().position(|a| a.current == job);
         tokio::select! {
             notice = stage.notices.recv() => match notice {
                 Some(Notice::Dispatched { job_id }) => {
                     if let Some(i) = of(&actions, &job_id) {
-                        actions[i].dispatched = true;
+                        actions[i].dispatched = Some(Instant::now());
                     }
                 }
                 Some(Notice::Acknowledged { job_id }) if of(&actions, &job_id).is_some() => {
@@ -271,7 +298,7 @@ pub(crate) async fn run(
                             a.jobs += 1;
                             a.current = queue(&stage, i + 1, Some(&next), jobs);
                             a.queued = Instant::now();
-                            a.dispatched = false;
+                            a.dispatched = None;
                         }
                         other => actions[i].end = Some(End::Reported(other)),
                     }
@@ -293,13 +320,10 @@ pub(crate) async fn run(
                 let old = std::mem::replace(&mut workers[0], fresh);
                 stage_peak(&mut workers, old.peak_rss_kib);
             }
-            () = tokio::time::sleep_until(pickup_by.unwrap_or(next_stop)), if pickup_by.is_some() => {
-                for a in actions.iter_mut().filter(|a| a.end.is_none() && !a.dispatched && a.queued + w.pickup_timeout <= Instant::now()) {
-                    a.end = Some(End::NotReported(format!(
-                        "no worker picked the job up within {} s: check that a worker polls for this action type{}",
-                        w.pickup_timeout.as_secs(),
-                        w.action_type.queryable.as_ref().map(|k| format!(" and serves its {k}")).unwrap_or_default()
-                    )));
+            () = tokio::time::sleep_until(due.unwrap_or(next_stop)), if due.is_some() => {
+                let now = Instant::now();
+                for a in actions.iter_mut().filter(|a| a.due(w, opts).is_some_and(|d| d <= now)) {
+                    a.end = Some(End::NotReported(a.overdue(w, opts)));
                 }
             }
         }

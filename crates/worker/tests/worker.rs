@@ -2,7 +2,7 @@
 //! each job with its nonce, deploys with the job layer and reports each job exactly once,
 //! through continuations, faults, competing workers and a stop in the middle of a deploy.
 
-use cfn_deployer_testkit::{moto_or_skip, project, run_worker, template, unique, Run};
+use cfn_deployer_testkit::{moto_or_skip, project, run_worker, template, unique, write, Run};
 
 /// Each job was reported once: `retried` PutJob* calls at most were refused because the job
 /// already had its result (a retry after a fault that struck once the result was recorded).
@@ -175,6 +175,66 @@ fn two_workers_share_the_jobs_and_each_job_is_deployed_and_reported_once() {
             run.output
         );
     }
+}
+
+/// A worker that claims one job and dies holding it: polls, acknowledges with the nonce, exits.
+/// Python with boto3, moto's own interpreter when `MOTO_SERVER` names it.
+const DYING_WORKER: &str = r#"
+import os, sys, time, boto3
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+action = {"category": args["--category"], "owner": "Custom",
+          "provider": args["--provider"], "version": args["--version"]}
+cp = boto3.client("codepipeline", region_name=os.environ.get("AWS_REGION", "us-east-1"))
+while True:
+    jobs = cp.poll_for_jobs(actionTypeId=action, maxBatchSize=1).get("jobs", [])
+    if jobs:
+        cp.acknowledge_job(jobId=jobs[0]["id"], nonce=jobs[0]["nonce"])
+        sys.exit(3)
+    time.sleep(0.2)
+"#;
+
+#[test]
+fn a_worker_that_dies_holding_a_job_ends_the_action_instead_of_a_wait_forever() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let moto = moto_or_skip!();
+    let dir = project(&template("dying"), &[]);
+    let python = std::env::var("MOTO_SERVER")
+        .ok()
+        .and_then(|m| Some(std::path::Path::new(&m).parent()?.join("python3")))
+        .filter(|p| p.exists())
+        .map_or_else(
+            || "/usr/bin/env python3".to_owned(),
+            |p| p.display().to_string(),
+        );
+    let script = write(
+        dir.path(),
+        "dying-worker",
+        format!("#!{python}{DYING_WORKER}").as_bytes(),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let run = run_worker(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--stack",
+            &unique("dying"),
+            "--worker-binary",
+            script.to_str().expect("path"),
+            "--step-seconds",
+            "1",
+            "--timeout",
+            "2",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert_eq!(
+        run.verdict(),
+        Some("NOT REPORTED: the worker that took the job reported nothing within 3 s: check the worker's log; CodePipeline would time the action out"),
+        "{}",
+        run.output
+    );
+    assert_eq!(count(&run, " claim(s)"), 1, "{}", run.output);
 }
 
 #[test]

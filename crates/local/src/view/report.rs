@@ -73,50 +73,33 @@ pub async fn gather(
 }
 
 async fn stack_state(cfn: &aws_sdk_cloudformation::Client, name: &str) -> StackState {
-    match cfn.describe_stacks().stack_name(name).send().await {
-        Ok(out) => match out.stacks().first() {
-            Some(s) => StackState {
-                name: name.to_owned(),
-                status: Ok(s
-                    .stack_status()
-                    .map(|st| st.as_str().to_owned())
-                    .unwrap_or_default()),
-                outputs: s
-                    .outputs()
-                    .iter()
-                    .map(|o| {
-                        (
-                            o.output_key().unwrap_or("?").to_owned(),
-                            o.output_value().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect(),
-            },
-            None => StackState {
-                name: name.to_owned(),
-                status: Err("not found".into()),
-                outputs: Vec::new(),
-            },
-        },
-        Err(e) => {
-            let fault = cfn_deployer_aws::AwsFault::of(&e);
-            StackState {
-                name: name.to_owned(),
-                status: Err(if is_missing_stack(&fault) {
-                    "does not exist".to_owned()
-                } else {
-                    fault.to_text()
-                }),
-                outputs: Vec::new(),
-            }
-        }
+    let (status, outputs) = match cfn_deployer_engine::Deployer::new(cfn.clone())
+        .describe(name)
+        .await
+    {
+        Ok(Some(s)) => (
+            Ok(s.stack_status()
+                .map(|st| st.as_str().to_owned())
+                .unwrap_or_default()),
+            s.outputs()
+                .iter()
+                .map(|o| {
+                    (
+                        o.output_key().unwrap_or("?").to_owned(),
+                        o.output_value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+        ),
+        // Deleted, say.
+        Ok(None) => (Err("does not exist".to_owned()), Vec::new()),
+        Err(e) => (Err(e.fault.to_text()), Vec::new()),
+    };
+    StackState {
+        name: name.to_owned(),
+        status,
+        outputs,
     }
-}
-
-/// CloudFormation answers DescribeStacks on a missing stack (after a delete, say) only with a
-/// `ValidationError` saying "Stack with id NAME does not exist"; there is no error code for it.
-fn is_missing_stack(fault: &cfn_deployer_aws::AwsFault) -> bool {
-    fault.code.as_deref() == Some("ValidationError") && fault.message.contains("does not exist")
 }
 
 async fn output_artifact(sdk: &SdkConfig, location: &Location) -> Option<OutputArtifact> {
