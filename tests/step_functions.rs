@@ -62,6 +62,15 @@ fn creates_updates_and_finds_nothing_to_change() {
         panic!("{figures}");
     };
     assert_eq!(transitions, 4 * (invocations - 1) + 3, "{figures}");
+    // One DescribeStacks a poll, none more once the deploy has succeeded.
+    let describes = format!("CloudFormation:DescribeStacks {}", invocations - 1);
+    assert!(
+        run.output
+            .lines()
+            .any(|l| l.starts_with("AWS calls by the function: ") && l.contains(&describes)),
+        "{describes}:\n{}",
+        run.output
+    );
     assert_eq!(out["StackName"], stack.as_str());
     assert_eq!(out["Outputs"]["Greeting"], "hello", "{out}");
     assert!(out["StackId"]

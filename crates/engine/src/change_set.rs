@@ -165,6 +165,7 @@ impl Deployer {
                     summary,
                     outputs: Default::default(),
                     review: Some(review),
+                    stack_status: None,
                 }
             }
             PollStep::Failed if is_empty_change_set(&reason) => {
@@ -182,6 +183,7 @@ impl Deployer {
                         stack_name: flight.stack_name.clone(),
                         ..Review::default()
                     }),
+                    stack_status: None,
                 }
             }
             PollStep::Failed => Outcome::Failed(Failure::deploy(
@@ -233,6 +235,7 @@ impl Deployer {
                 summary: format!("Change set `{name}` has no changes: nothing to execute"),
                 outputs: Default::default(),
                 review: None,
+                stack_status: None,
             });
         }
         let stack = self.describe(&stack_id).await?;

@@ -67,6 +67,7 @@ impl Deployer {
                     summary: format!("Stack `{}` is {}", flight.stack_name, status.as_str()),
                     outputs: outputs(&stack),
                     review: None,
+                    stack_status: Some(status.as_str().to_owned()),
                 })
             }
             PollStep::InProgress => {

@@ -19,6 +19,9 @@ pub enum Outcome {
         outputs: BTreeMap<String, String>,
         /// For a change set created for review: what it would change.
         review: Option<Review>,
+        /// The stack's status as this step read it (`DELETE_COMPLETE` once deleted); `None`
+        /// when the step did not read the stack (a change set's steps).
+        stack_status: Option<String>,
     },
     /// An operation is under way; poll it again later.
     InProgress {

@@ -237,6 +237,7 @@ impl Deployer {
                     ),
                     outputs: outputs(stack),
                     review: None,
+                    stack_status: Some(stack_status(stack).as_str().to_owned()),
                 })
             }
             Err(e) => Err(e),

@@ -229,6 +229,7 @@ pub fn report(outcome: Outcome) -> Result<Report, JobError> {
             summary,
             outputs,
             review,
+            ..
         } => Report::Success {
             output_variables: outputs,
             summary,

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use cfn_deployer_engine::{
-    panic_message, request_token, Action, Deployer, FailureKind, InFlight, Outcome, Pace,
+    panic_message, request_token, Deployer, FailureKind, InFlight, Outcome, Pace,
 };
 use cfn_deployer_params::{FileRef, Params, S3File};
 use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tracing::{error, info, Instrument};
+use tracing::{error, info, warn, Instrument};
 
 use crate::error::TaskError;
 use crate::files::S3Files;
@@ -269,16 +269,22 @@ impl Tasks {
                 summary,
                 outputs,
                 review,
+                stack_status,
             } => {
                 info!(%summary, "deploy succeeded");
-                let status = match &plan.action {
-                    Action::Delete => "DELETE_COMPLETE".to_owned(),
-                    _ => self
-                        .deployer
-                        .describe(&stack_id)
-                        .await?
-                        .and_then(|s| s.stack_status().map(|st| st.as_str().to_owned()))
-                        .unwrap_or_else(|| "UNKNOWN".into()),
+                // A change set's steps do not read the stack: read it now. The deploy has
+                // succeeded either way, so a read that fails only leaves the status unknown.
+                let status = match stack_status {
+                    Some(status) => status,
+                    None => match self.deployer.describe(&stack_id).await {
+                        Ok(stack) => stack
+                            .and_then(|s| s.stack_status().map(|st| st.as_str().to_owned()))
+                            .unwrap_or_else(|| "UNKNOWN".into()),
+                        Err(e) => {
+                            warn!(error = %e, "the stack's status could not be read after the deploy");
+                            "UNKNOWN".into()
+                        }
+                    },
                 };
                 let mut output = json!({
                     "StackId": stack_id,
