@@ -359,11 +359,13 @@ async fn a_change_sets_review_has_property_values_secrets_redacted_and_nested_st
         "Change set `release`: 3 change(s): Modify Secret (AWS::SSM::Parameter), replacement: False; Modify Db (AWS::CloudFormation::Stack); Db › Add Instance (AWS::RDS::DBInstance)"
     );
     let secret = &review.changes[0];
-    for d in secret
+    let values: Vec<_> = secret
         .details
         .iter()
         .filter(|d| d.path.as_deref() == Some("/Properties/Value"))
-    {
+        .collect();
+    assert_eq!(values.len(), 2, "both details of the secret: {secret:?}");
+    for d in values {
         assert_eq!(
             (d.before.as_deref(), d.after.as_deref()),
             (Some("****"), Some("****")),

@@ -65,12 +65,7 @@ proptest! {
 #[test]
 fn the_alias_bomb_of_the_review_is_refused_in_kilobytes() {
     // 8 levels, each a list of 10 aliases of the level below: 10^8 nodes once expanded.
-    let mut text = String::from("Metadata:\n  l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
-    for level in 1..=8 {
-        let aliases = vec![format!("*l{}", level - 1); 10].join(", ");
-        text.push_str(&format!("  l{level}: &l{level} [{aliases}]\n"));
-    }
-    text.push_str("Resources:\n  Topic: {Type: AWS::SNS::Topic}\n");
+    let text = cfn_deployer_testkit::hostile::alias_bomb();
     let _turn = turn();
     let region = Region::new(GLOBAL);
     assert_eq!(resource_count(&text), Err(TemplateError::Alias));
