@@ -257,8 +257,9 @@ fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
     ))
 }
 
-/// Rejects paths that could name something outside the archive root.
-pub(crate) fn check_path(path: &str) -> Result<&str, ArtifactError> {
+/// Rejects paths that could name something outside the archive root; returns the path without
+/// a leading `./`.
+pub fn check_path(path: &str) -> Result<&str, ArtifactError> {
     let trimmed = path.strip_prefix("./").unwrap_or(path);
     let unsafe_path = trimmed.is_empty()
         || trimmed.starts_with('/')

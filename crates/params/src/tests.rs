@@ -440,3 +440,33 @@ fn bad_extended_settings_name_the_key() {
         assert!(err.contains(needle), "{extra}: {err}");
     }
 }
+
+#[test]
+fn the_poll_interval_is_whole_seconds_from_one_to_a_day_as_a_number_or_a_string() {
+    let input = |v: serde_json::Value| {
+        Params::from_execution_input(serde_json::json!({
+            "StackName": "a", "TemplateURL": "s3://b/t.yaml", "PollIntervalSeconds": v,
+        }))
+    };
+    assert_eq!(
+        input(serde_json::json!(30)).expect("30").poll_interval_seconds,
+        Some(30)
+    );
+    assert_eq!(
+        input(serde_json::json!("30")).expect("\"30\"").poll_interval_seconds,
+        Some(30)
+    );
+    for bad in [
+        serde_json::json!(0),
+        serde_json::json!(86_401),
+        serde_json::json!(1.5),
+        serde_json::json!([]),
+    ] {
+        let err = input(bad.clone()).expect_err("refused");
+        assert!(
+            err.to_string().contains("`PollIntervalSeconds`")
+                && err.to_string().contains("from 1 to 86400"),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -86,15 +86,20 @@ pub(crate) fn user_parameters(mut doc: UserParameters) -> Result<Params, ParamsE
     in_pipeline(front, stack, shared, &template, doc.output_file_name)
 }
 
-pub(crate) fn configuration(mut doc: Configuration) -> Result<Params, ParamsError> {
-    let front = Front::Configuration;
-    let shared = doc.shared();
-    let stack = require(
+/// `StackName`, which the custom action's properties and the execution input must give.
+fn stack_name(front: Front, shared: &Shared) -> Result<String, ParamsError> {
+    require(
         front,
         shared.stack_name.clone(),
         "StackName",
         "the name of the stack to deploy",
-    )?;
+    )
+}
+
+pub(crate) fn configuration(mut doc: Configuration) -> Result<Params, ParamsError> {
+    let front = Front::Configuration;
+    let shared = doc.shared();
+    let stack = stack_name(front, &shared)?;
     let template = || -> TemplateOf {
         let path = require(
             front,
@@ -114,12 +119,7 @@ pub(crate) fn configuration(mut doc: Configuration) -> Result<Params, ParamsErro
 pub(crate) fn execution_input(mut doc: ExecutionInput) -> Result<Params, ParamsError> {
     let front = Front::ExecutionInput;
     let shared = doc.shared();
-    let stack = require(
-        front,
-        shared.stack_name.clone(),
-        "StackName",
-        "the name of the stack to deploy",
-    )?;
+    let stack = stack_name(front, &shared)?;
     let build = match doc.build.take() {
         None | Some(Value::Null) => None,
         Some(value) => Some(build(front, value)?),
@@ -158,26 +158,13 @@ pub(crate) fn execution_input(mut doc: ExecutionInput) -> Result<Params, ParamsE
         ));
     }
     params.build = build;
-    params.poll_interval_seconds = match doc.poll_interval_seconds {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(secs @ 1..=MAX_POLL_INTERVAL) => u32::try_from(secs).ok(),
-            _ => {
-                return Err(bad(
-                    front,
-                    "PollIntervalSeconds",
-                    format!("must be a whole number of seconds from 1 to {MAX_POLL_INTERVAL}"),
-                ))
-            }
-        },
-        Some(other) => {
-            return Err(bad(
-                front,
-                "PollIntervalSeconds",
-                format!("must be a number, not {}", kind_of(&other)),
-            ))
-        }
-    };
+    params.poll_interval_seconds = values::number(
+        front,
+        "PollIntervalSeconds",
+        doc.poll_interval_seconds,
+        1,
+        MAX_POLL_INTERVAL,
+    )?;
     Ok(params)
 }
 

@@ -317,19 +317,15 @@ pub(crate) fn artifact_path(
 
 /// Refuses a path inside an archive that could name something outside it.
 pub(crate) fn check_file(front: Front, key: &str, path: &str) -> Result<(), ParamsError> {
-    let trimmed = path.strip_prefix("./").unwrap_or(path);
-    let escapes = trimmed.starts_with('/')
-        || trimmed.starts_with('\\')
-        || trimmed.split(['/', '\\']).any(|c| c == "..")
-        || trimmed.contains('\0');
-    if escapes {
-        return Err(bad(
+    // The artifact reader's own rule, so that what passes here is what it will read.
+    match cfn_deployer_artifact::check_path(path) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(bad(
             front,
             key,
             format!("`{path}` is not a plain relative path inside the artifact: remove `..` and leading `/`"),
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// One setting written two ways (the sample's and the built-in action's): they must agree.
