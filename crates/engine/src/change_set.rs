@@ -9,7 +9,7 @@ use crate::flight::{InFlight, Operation};
 use crate::outcome::{Failure, Outcome, Remedy};
 use crate::plan::{Inputs, Plan};
 use crate::review::Review;
-use crate::start::{stack_request, Lazy};
+use crate::start::{blocked, stack_request, Lazy};
 use crate::status::{self, PollStep, StartStep};
 use crate::{stack_status, Deployer};
 
@@ -62,20 +62,7 @@ impl Deployer {
                             format!("{}: waiting for the stack's current operation to end before creating change set `{name}`", st.as_str()),
                         ));
                     }
-                    StartStep::Blocked(blocker) => {
-                        return Ok(Outcome::Failed(
-                            Failure::deploy(
-                                s.stack_id().map(str::to_owned),
-                                format!(
-                                    "Stack `{}` is {}: {}",
-                                    plan.stack_name,
-                                    st.as_str(),
-                                    blocker.why
-                                ),
-                            )
-                            .with(blocker.remedies),
-                        ))
-                    }
+                    StartStep::Blocked(blocker) => return Ok(blocked(plan, Some(s), &blocker)),
                 },
             },
         };

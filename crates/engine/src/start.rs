@@ -10,7 +10,7 @@ use crate::error::{is_no_updates, lost_race, DeployError, StepError};
 use crate::flight::{InFlight, Operation};
 use crate::outcome::{Failure, Outcome};
 use crate::plan::{Inputs, Mode, Plan, Prepared};
-use crate::status::{self, StartStep};
+use crate::status::{self, Blocker, StartStep};
 use crate::{outputs, stack_status, status_text, Deployer};
 
 /// The settings every create, update and change set carries, set on any of their builders:
@@ -58,6 +58,23 @@ impl<'a, I: Inputs> Lazy<'a, I> {
     }
 }
 
+/// The failure of a deploy to a stack in a state no operation may start from, with what would
+/// unblock it.
+pub(crate) fn blocked(plan: &Plan, stack: Option<&Stack>, blocker: &Blocker) -> Outcome {
+    Outcome::Failed(
+        Failure::deploy(
+            stack.and_then(|s| s.stack_id().map(str::to_owned)),
+            format!(
+                "Stack `{}` is {}: {}",
+                plan.stack_name,
+                status_text(stack),
+                blocker.why
+            ),
+        )
+        .with(blocker.remedies),
+    )
+}
+
 impl Deployer {
     /// Starts a create or update of `plan`'s stack.
     pub(crate) async fn start_deploy<I: Inputs>(
@@ -87,15 +104,14 @@ impl Deployer {
                 (StartStep::Create | StartStep::Update, Some(s)) if round > 0 => {
                     return Ok(self.wait_or_adopt(plan, s).await?)
                 }
-                (StartStep::Create, _) => self.create(plan, inputs.get(plan).await?).await,
+                // No stack is always a create (the table says Update or Wait only of a stack).
+                (StartStep::Create, _) | (StartStep::Update | StartStep::Wait, None) => {
+                    self.create(plan, inputs.get(plan).await?).await
+                }
                 (StartStep::Update, Some(existing)) => {
                     self.update(plan, inputs.get(plan).await?, existing).await
                 }
-                // Only an existing stack is updated; without one there is nothing but to create.
-                (StartStep::Update, None) => self.create(plan, inputs.get(plan).await?).await,
                 (StartStep::Wait, Some(busy)) => return Ok(self.wait_or_adopt(plan, busy).await?),
-                // Only an existing stack can be busy; without one there is nothing to wait for.
-                (StartStep::Wait, None) => self.create(plan, inputs.get(plan).await?).await,
                 (StartStep::Blocked(_), Some(failed))
                     if mode == Mode::ReplaceOnFailure
                         && status::replaceable(&stack_status(failed)) =>
@@ -107,18 +123,7 @@ impl Deployer {
                     return Ok(self.delete_stack(plan, id, Operation::Replace).await?);
                 }
                 (StartStep::Blocked(blocker), _) => {
-                    return Ok(Outcome::Failed(
-                        Failure::deploy(
-                            stack.as_ref().and_then(|s| s.stack_id().map(str::to_owned)),
-                            format!(
-                                "Stack `{}` is {}: {}",
-                                plan.stack_name,
-                                status_text(stack.as_ref()),
-                                blocker.why
-                            ),
-                        )
-                        .with(blocker.remedies),
-                    ));
+                    return Ok(blocked(plan, stack.as_ref(), &blocker));
                 }
             };
             match attempt {

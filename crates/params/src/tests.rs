@@ -449,11 +449,15 @@ fn the_poll_interval_is_whole_seconds_from_one_to_a_day_as_a_number_or_a_string(
         }))
     };
     assert_eq!(
-        input(serde_json::json!(30)).expect("30").poll_interval_seconds,
+        input(serde_json::json!(30))
+            .expect("30")
+            .poll_interval_seconds,
         Some(30)
     );
     assert_eq!(
-        input(serde_json::json!("30")).expect("\"30\"").poll_interval_seconds,
+        input(serde_json::json!("30"))
+            .expect("\"30\"")
+            .poll_interval_seconds,
         Some(30)
     );
     for bad in [
