@@ -21,9 +21,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let staging = cfn_deployer_job::staging_bucket_from_env();
     let deployer = Deployer::new(aws_sdk_cloudformation::Client::new(&sdk))
         .with_roles(cfn_deployer_job::roles_from_env());
-    let runner = Runner::new(sdk.clone(), aws_sdk_cloudformation::Client::new(&sdk))
+    // One deployer for both kinds of event: a clone shares the client.
+    let runner = Runner::new(sdk.clone(), deployer.clone())
         .with_pace(pace)
-        .with_roles(cfn_deployer_job::roles_from_env())
         .with_staging_bucket(staging.clone());
     let tasks = Tasks::new(sdk.clone(), deployer)
         .with_pace(pace)

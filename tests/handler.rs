@@ -37,7 +37,11 @@ fn handler(cfn: &[&Rule], cp: &[&Rule]) -> Handler {
     Handler::new(
         Runner::new(
             sdk(),
-            mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, cfn),
+            cfn_deployer_engine::Deployer::new(mock_client!(
+                aws_sdk_cloudformation,
+                RuleMode::Sequential,
+                cfn
+            )),
         ),
         mock_client!(aws_sdk_codepipeline, RuleMode::Sequential, cp),
     )

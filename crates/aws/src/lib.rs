@@ -16,6 +16,11 @@ pub fn s3_config(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::config::Builder::from(sdk).force_path_style(custom_endpoint)
 }
 
+/// The region of `sdk`, `us-east-1` when none is set (as the SDK's own S3 URLs assume).
+pub fn region(sdk: &aws_config::SdkConfig) -> &str {
+    sdk.region().map_or("us-east-1", |r| r.as_ref())
+}
+
 /// The longest transport error text kept; the SDK's full context runs to kilobytes.
 const MAX_DETAIL: usize = 300;
 

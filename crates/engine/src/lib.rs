@@ -10,7 +10,7 @@
 
 mod advance;
 mod aftermath;
-pub mod change_set;
+mod change_set;
 mod delete;
 mod error;
 pub mod events;
@@ -33,7 +33,7 @@ use aws_sdk_cloudformation::Client;
 pub use advance::Pace;
 pub use error::{DeployError, StepError};
 pub use flight::{InFlight, Operation};
-pub use outcome::{panic_message, Failure, FailureKind, Outcome, Remedy};
+pub use outcome::{catch_panic, Failure, FailureKind, Outcome, Remedy};
 pub use plan::{
     request_token, Action, Inputs, Mode, OnFailure, Plan, Prepared, Rollback, Template,
     MAX_TEMPLATE_BODY,

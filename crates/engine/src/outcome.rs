@@ -100,8 +100,21 @@ impl Failure {
     }
 }
 
+/// Runs `step`, catching a panic: its output, or the message the panic carried, so that each
+/// front can report a bug instead of leaving its job unreported. A plain function, not an
+/// `async fn`: the step's future is large, and an `async fn` would hold a second copy of it,
+/// which a tokio worker's stack does not have room for in a debug build.
+pub fn catch_panic<F: std::future::Future>(
+    step: F,
+) -> impl std::future::Future<Output = Result<F::Output, String>> {
+    use futures_util::FutureExt as _;
+    std::panic::AssertUnwindSafe(step)
+        .catch_unwind()
+        .map(|caught| caught.map_err(|payload| panic_message(payload.as_ref())))
+}
+
 /// The message a panic carried, for a report that says what broke.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())

@@ -168,13 +168,8 @@ impl<'a> JobFiles<'a> {
                 &location,
                 e,
             ))?;
-        let region = self
-            .sdk
-            .region()
-            .map(|r| r.as_ref().to_owned())
-            .unwrap_or_else(|| "us-east-1".into());
         info!(%location, "template staged in S3 for CloudFormation");
-        Ok(s3_url(&region, &location))
+        Ok(s3_url(cfn_deployer_aws::region(self.sdk), &location))
     }
 
     /// A JSON file from an input artifact, read once per step however often it is named.
@@ -248,10 +243,9 @@ impl<'a> JobFiles<'a> {
                     match attribute {
                         ArtifactAttribute::BucketName => location.bucket.clone(),
                         ArtifactAttribute::ObjectKey => location.key.clone(),
-                        ArtifactAttribute::Url => s3_url(
-                            self.sdk.region().map(|r| r.as_ref()).unwrap_or("us-east-1"),
-                            location,
-                        ),
+                        ArtifactAttribute::Url => {
+                            s3_url(cfn_deployer_aws::region(self.sdk), location)
+                        }
                     }
                 }
             };
@@ -266,7 +260,7 @@ impl Inputs for JobFiles<'_> {
     type Error = JobError;
 
     async fn prepare(&self, plan: &Plan) -> Result<Prepared, JobError> {
-        let Some(FileRef::Artifact(path)) = &self.params.template else {
+        let Some(path) = self.params.template_path() else {
             // Validation gives every deploying action a template in an artifact.
             return Err(JobError::NoSuchArtifact {
                 name: String::new(),

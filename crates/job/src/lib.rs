@@ -6,16 +6,15 @@
 //! It knows CodePipeline jobs and their artifacts; it must never know how the job was delivered
 //! (Lambda, a polling worker) or keep any state between steps but the continuation token.
 
-pub mod error;
-pub mod io;
+mod error;
+mod io;
 pub mod job;
 pub mod logging;
 pub mod report;
-pub mod run;
+mod run;
 pub mod token;
-pub mod wording;
+mod wording;
 
-pub use cfn_deployer_engine::request_token;
 pub use error::JobError;
 pub use job::{Configuration, Job};
 pub use report::{deliver, Delivery, FailureKind, Report, ReportError};

@@ -28,7 +28,7 @@ const WIRE_LEVEL_TARGETS: &[&str] = &["aws_", "hyper", "h2", "rustls"];
 ///
 /// `lambda_runtime` logs every incoming event's body at TRACE ("raw JSON event received from
 /// Lambda"); a CodePipeline event holds the artifact secret key and session token. The
-/// libraries in [`WIRE_LEVEL_TARGETS`] log bodies at TRACE.
+/// libraries (the SDK, hyper, h2, rustls) log bodies at TRACE.
 pub fn allowed(target: &str, level: &Level) -> bool {
     let wire = target.starts_with("lambda_runtime")
         || WIRE_LEVEL_TARGETS.iter().any(|t| target.starts_with(t));

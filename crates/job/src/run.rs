@@ -2,14 +2,12 @@
 //! advanced within a time budget, and the outcome turned into exactly one [`Report`].
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use cfn_deployer_engine::review::markdown;
-use cfn_deployer_engine::{panic_message, request_token, Deployer, Outcome, Pace, RolePolicy};
+use cfn_deployer_engine::{catch_panic, request_token, Deployer, Outcome, Pace, RolePolicy};
 use cfn_deployer_params::Params;
-use futures_util::FutureExt;
 use tracing::{error, Instrument};
 
 use crate::error::{failure_type, JobError};
@@ -105,20 +103,14 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner with the shared SDK settings and the CloudFormation client to deploy with.
-    pub fn new(sdk: SdkConfig, cloudformation: aws_sdk_cloudformation::Client) -> Self {
+    /// A runner with the shared SDK settings and the deployer to deploy with.
+    pub fn new(sdk: SdkConfig, deployer: Deployer) -> Self {
         Self {
             sdk,
-            deployer: Deployer::new(cloudformation),
+            deployer,
             pace: Pace::default(),
             staging_bucket: None,
         }
-    }
-
-    /// The same runner, handing CloudFormation only the roles `policy` allows.
-    pub fn with_roles(mut self, policy: RolePolicy) -> Self {
-        self.deployer = self.deployer.with_roles(policy);
-        self
     }
 
     /// The same runner, staging templates too large to pass inline in `bucket`.
@@ -204,11 +196,10 @@ pub async fn guarded<F>(step: F) -> Report
 where
     F: Future<Output = Result<Report, JobError>>,
 {
-    match AssertUnwindSafe(step).catch_unwind().await {
+    match catch_panic(step).await {
         Ok(Ok(report)) => report,
         Ok(Err(err)) => Report::from(err),
-        Err(panic) => {
-            let what = panic_message(panic.as_ref());
+        Err(what) => {
             error!(panic = %what, "the step panicked: reporting an internal error");
             Report::Failure {
                 kind: FailureKind::JobFailed,

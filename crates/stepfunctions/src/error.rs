@@ -33,6 +33,15 @@ pub enum TaskError {
         #[source]
         source: ArtifactError,
     },
+    /// The template could not be staged in the staging bucket.
+    #[error("staging the template at {location} for CloudFormation: {source}: check that the function may write to CFN_DEPLOYER_STAGING_BUCKET")]
+    Upload {
+        /// Where it was to go.
+        location: Location,
+        /// What went wrong.
+        #[source]
+        source: ArtifactError,
+    },
     /// The template is not text.
     #[error("template {0} is not UTF-8 text: CloudFormation templates are JSON or YAML")]
     NotText(Location),
@@ -83,7 +92,12 @@ impl TaskError {
             | Self::Template { .. }
             | Self::NeedsStaging(_)
             | Self::ConfigFile { .. } => FailureKind::Configuration,
-            Self::Read { source, .. } if source.is_access_denied() => FailureKind::Permission,
+            Self::Read { source, .. } | Self::Upload { source, .. }
+                if source.is_access_denied() =>
+            {
+                FailureKind::Permission
+            }
+            Self::Upload { .. } => FailureKind::Deploy,
             Self::Read { source, .. } => match source {
                 ArtifactError::ObjectNotFound { .. }
                 | ArtifactError::EntryNotFound { .. }

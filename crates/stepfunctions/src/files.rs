@@ -66,8 +66,7 @@ impl S3Files<'_> {
         };
         artifact::put_object(self.s3, &staged, body.into_bytes(), None)
             .await
-            .map_err(|source| TaskError::Read {
-                key: "TemplateURL",
+            .map_err(|source| TaskError::Upload {
                 location: staged.clone(),
                 source,
             })?;

@@ -2,15 +2,13 @@
 //! when unused), because the state machine's paths fail on a key that is absent.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use cfn_deployer_engine::{
-    panic_message, request_token, Deployer, FailureKind, InFlight, Outcome, Pace,
+    catch_panic, request_token, Deployer, FailureKind, InFlight, Outcome, Pace,
 };
 use cfn_deployer_params::{FileRef, Params, S3File};
-use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tracing::{error, info, warn, Instrument};
@@ -113,7 +111,8 @@ pub const DEFAULT_POLL_INTERVAL: u32 = 10;
 /// Runs the state machine's tasks.
 #[derive(Debug, Clone)]
 pub struct Tasks {
-    sdk: SdkConfig,
+    s3: aws_sdk_s3::Client,
+    region: String,
     deployer: Deployer,
     pace: Pace,
     staging_bucket: Option<String>,
@@ -123,7 +122,8 @@ impl Tasks {
     /// Tasks with the shared SDK settings, deploying with `deployer`.
     pub fn new(sdk: SdkConfig, deployer: Deployer) -> Self {
         Self {
-            sdk,
+            s3: aws_sdk_s3::Client::from_conf(cfn_deployer_aws::s3_config(&sdk).build()),
+            region: cfn_deployer_aws::region(&sdk).to_owned(),
             deployer,
             pace: Pace::default(),
             staging_bucket: None,
@@ -219,15 +219,9 @@ impl Tasks {
                 Some(serde_json::from_value(other).map_err(|e| TaskError::State(e.to_string()))?)
             }
         };
-        let s3 = aws_sdk_s3::Client::from_conf(cfn_deployer_aws::s3_config(&self.sdk).build());
-        let region = self
-            .sdk
-            .region()
-            .map(|r| r.as_ref().to_owned())
-            .unwrap_or_else(|| "us-east-1".into());
         let files = S3Files {
-            s3: &s3,
-            region: &region,
+            s3: &self.s3,
+            region: &self.region,
             template: template.unwrap_or_else(|| S3File {
                 location: cfn_deployer_artifact::Location {
                     bucket: String::new(),
@@ -326,10 +320,9 @@ fn prepare(input: Value) -> TaskResult {
 
 /// Runs a task; a panic becomes a failure that says it is a bug.
 async fn guarded<F: Future<Output = TaskResult>>(task: F) -> TaskResult {
-    match AssertUnwindSafe(task).catch_unwind().await {
+    match catch_panic(task).await {
         Ok(result) => result,
-        Err(panic) => {
-            let what = panic_message(panic.as_ref());
+        Err(what) => {
             error!(panic = %what, "the task panicked");
             TaskResult::failed(
                 errors::DEPLOY,

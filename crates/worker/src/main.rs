@@ -101,9 +101,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         step_budget: seconds(cli.step_seconds, "--step-seconds")?,
     };
     let sdk = cfn_deployer_job::sdk_config().await;
-    let runner = Runner::new(sdk.clone(), aws_sdk_cloudformation::Client::new(&sdk))
+    let deployer = cfn_deployer_engine::Deployer::new(aws_sdk_cloudformation::Client::new(&sdk))
+        .with_roles(cfn_deployer_job::roles_from_env());
+    let runner = Runner::new(sdk.clone(), deployer)
         .with_pace(cfn_deployer_job::pace_from_env())
-        .with_roles(cfn_deployer_job::roles_from_env())
         .with_staging_bucket(cfn_deployer_job::staging_bucket_from_env());
     let worker = Worker::new(settings, runner, aws_sdk_codepipeline::Client::new(&sdk));
 
