@@ -117,12 +117,7 @@ impl Book {
 
     /// The fault due for this call of `operation`, if any, counted down.
     fn fault(&mut self, operation: &str) -> Option<FaultKind> {
-        let fault = self
-            .faults
-            .iter_mut()
-            .find(|f| f.times > 0 && (f.operation == operation || f.operation == "*"))?;
-        fault.times -= 1;
-        Some(fault.kind.clone())
+        crate::proxy::due(&mut self.faults, operation)
     }
 }
 

@@ -269,18 +269,8 @@ pub(crate) async fn run(mut stage: Stage, opts: &Options) -> Result<Summary, Loc
                 percent_complete,
                 ..
             }) => {
-                let percent = percent_complete
-                    .map(|p| format!(" ({p}%)"))
-                    .unwrap_or_default();
-                opts.view.progress(format!(
-                    "continue: {}{percent}",
-                    summary.unwrap_or_default()
-                ));
-                if jobs > opts.max_continuations {
-                    break End::NotReported(format!(
-                        "the job was still running after {} continuations; CodePipeline would time the action out",
-                        opts.max_continuations
-                    ));
+                if let Some(given_up) = continued(opts, jobs, summary, percent_complete) {
+                    break given_up;
                 }
                 token = Some(next);
                 tokio::time::sleep(opts.poll_interval).await;
@@ -409,4 +399,27 @@ async fn deliver(
     Ok(End::NotReported(format!(
         "Lambda gave up after {LAMBDA_ATTEMPTS} attempts ({last_error}); CodePipeline would wait until the action times out"
     )))
+}
+
+/// A continuation reported: shown, and the action given up (as CodePipeline would time it
+/// out) once its `jobs` are past `--max-continuations`.
+pub(crate) fn continued(
+    opts: &Options,
+    jobs: usize,
+    summary: Option<String>,
+    percent_complete: Option<i64>,
+) -> Option<End> {
+    let percent = percent_complete
+        .map(|p| format!(" ({p}%)"))
+        .unwrap_or_default();
+    opts.view.progress(format!(
+        "continue: {}{percent}",
+        summary.unwrap_or_default()
+    ));
+    (jobs > opts.max_continuations).then(|| {
+        End::NotReported(format!(
+            "the job was still running after {} continuations; CodePipeline would time the action out",
+            opts.max_continuations
+        ))
+    })
 }

@@ -46,6 +46,15 @@ pub struct Fault {
     pub times: usize,
 }
 
+/// The fault due for this call of `operation` among `faults`, if any, counted down.
+pub(crate) fn due(faults: &mut [Fault], operation: &str) -> Option<FaultKind> {
+    let fault = faults
+        .iter_mut()
+        .find(|f| f.times > 0 && (f.operation == operation || f.operation == "*"))?;
+    fault.times -= 1;
+    Some(fault.kind.clone())
+}
+
 impl FromStr for Fault {
     type Err = String;
 
@@ -287,16 +296,10 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         .entry(format!("{service}:{operation}"))
         .or_default() += 1;
 
-    let fault = {
-        let mut faults = shared.faults.lock().unwrap_or_else(PoisonError::into_inner);
-        let hit = faults
-            .iter_mut()
-            .find(|f| f.times > 0 && (f.operation == operation || f.operation == "*"));
-        hit.map(|f| {
-            f.times -= 1;
-            f.kind.clone()
-        })
-    };
+    let fault = due(
+        &mut shared.faults.lock().unwrap_or_else(PoisonError::into_inner),
+        &operation,
+    );
     if let Some(kind) = &fault {
         shared
             .stats

@@ -106,8 +106,6 @@ pub enum Notice {
 /// A call of the Lambda Invoke API, for whoever plays the function to answer.
 #[derive(Debug)]
 pub struct InvokeRequest {
-    /// The function named, URL-decoded.
-    pub function: String,
     /// The payload.
     pub payload: Value,
     /// Where the answer goes.
@@ -129,7 +127,6 @@ pub(crate) struct Shared {
     invokes: Mutex<Option<mpsc::UnboundedSender<InvokeRequest>>>,
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     notices: mpsc::UnboundedSender<Notice>,
-    function_arn: String,
     /// Send `lambda-runtime-deadline-ms` as `cargo lambda watch` does: a constant, not an epoch
     /// time.
     constant_deadline: std::sync::atomic::AtomicBool,
@@ -169,7 +166,6 @@ impl Services {
             invokes: Mutex::default(),
             queue: tokio::sync::Mutex::new(queue_rx),
             notices: notice_tx,
-            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:cfn-deployer".into(),
             constant_deadline: std::sync::atomic::AtomicBool::new(false),
         });
         let app = Router::new()
@@ -305,7 +301,7 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
     set("lambda-runtime-deadline-ms", deadline.to_string());
     set(
         "lambda-runtime-invoked-function-arn",
-        shared.function_arn.clone(),
+        crate::sfn::FUNCTION_ARN.to_owned(),
     );
     set(
         "lambda-runtime-trace-id",
@@ -345,7 +341,8 @@ async fn invocation_error(
 /// The Lambda Invoke API (`RequestResponse`): the call waits for the function's answer.
 async fn invoke(
     State(shared): State<Arc<Shared>>,
-    Path(name): Path<String>,
+    // Whatever function the caller names, the one function here answers.
+    Path(_function): Path<String>,
     body: Bytes,
 ) -> Response {
     let payload = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -355,14 +352,7 @@ async fn invoke(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let sent = sender.is_some_and(|s| {
-        s.send(InvokeRequest {
-            function: name,
-            payload,
-            reply,
-        })
-        .is_ok()
-    });
+    let sent = sender.is_some_and(|s| s.send(InvokeRequest { payload, reply }).is_ok());
     let request_id = uuid::Uuid::new_v4().to_string();
     let headers = |function_error: bool| {
         let mut h = HeaderMap::new();

@@ -17,7 +17,8 @@ use crate::host::Host;
 use crate::run::{io, End, LocalError, Options, Stage, Summary};
 use crate::server::{JobResult, Notice};
 
-/// The function ARN the definition's `${DeployerFunctionArn}` stands for here.
+/// The function's ARN here: what the definition's `${DeployerFunctionArn}` stands for, and
+/// what the Runtime API tells the function it is.
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfn-deployer";
 
 /// Which interpreter runs the state machine.

@@ -160,7 +160,7 @@ fn job_data(
     let mut data = stage.job_data(opts, json!(configuration), token);
     data["actionTypeId"] = w.action_type.id();
     data["pipelineContext"] = json!({
-        "pipelineName": "local-pipeline",
+        "pipelineName": crate::view::PIPELINE,
         "stage": {"name": "Deploy"},
         "action": {"name": "Deploy", "actionExecutionId": uuid::Uuid::new_v4().to_string()},
         "pipelineArn": "arn:aws:codepipeline:us-east-1:123456789012:local-pipeline",
@@ -283,13 +283,8 @@ pub(crate) async fn run(
                     in_flight = in_flight.saturating_sub(1);
                     match result {
                         JobResult::Succeeded { continuation_token: Some(next), summary, percent_complete, .. } => {
-                            let percent = percent_complete.map(|p| format!(" ({p}%)")).unwrap_or_default();
-                            opts.view.progress(format!("continue: {}{percent}", summary.unwrap_or_default()));
-                            if actions[i].jobs > opts.max_continuations {
-                                actions[i].end = Some(End::NotReported(format!(
-                                    "the job was still running after {} continuations; CodePipeline would time the action out",
-                                    opts.max_continuations
-                                )));
+                            if let Some(given_up) = crate::lambda::continued(opts, actions[i].jobs, summary, percent_complete) {
+                                actions[i].end = Some(given_up);
                                 continue;
                             }
                             tokio::time::sleep(opts.poll_interval).await;
