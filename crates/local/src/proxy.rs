@@ -122,6 +122,9 @@ fn signing_key(headers: &axum::http::HeaderMap) -> Option<String> {
 /// The calls seen, by service and operation.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Held shared by each CloudFormation call that builds a stack's resources, exclusively by
+    /// the watcher's reads (see [`Stats::stack_reads`]).
+    stack_writes: tokio::sync::RwLock<()>,
     calls: Mutex<BTreeMap<String, u64>>,
     s3_signed: Mutex<Vec<SignedCall>>,
     injected: Mutex<Vec<String>>,
@@ -129,6 +132,14 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Waits until no CloudFormation call that builds resources is in flight, and holds them
+    /// off while the guard lives. moto builds a stack's resources lazily and without a lock: a
+    /// DescribeStacks or ListStackResources that reaches it during a CreateStack builds them a
+    /// second time (`ParameterAlreadyExists`). Real CloudFormation needs no such care.
+    pub async fn stack_reads(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.stack_writes.write().await
+    }
+
     /// Calls per `Service:Operation`.
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.calls
@@ -207,6 +218,11 @@ impl Proxy {
     /// What it has seen.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The same, to keep beyond the proxy's borrow (the watcher's gate).
+    pub fn shared_stats(&self) -> Arc<Stats> {
+        self.stats.clone()
     }
 }
 
@@ -296,6 +312,15 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         .entry(format!("{service}:{operation}"))
         .or_default() += 1;
 
+    // Held until moto has answered: see `Stats::stack_reads`.
+    let _writing = match operation.as_str() {
+        "CreateStack" | "UpdateStack" | "CreateChangeSet" | "ExecuteChangeSet"
+            if service == "CloudFormation" =>
+        {
+            Some(shared.stats.stack_writes.read().await)
+        }
+        _ => None,
+    };
     let fault = due(
         &mut shared.faults.lock().unwrap_or_else(PoisonError::into_inner),
         &operation,

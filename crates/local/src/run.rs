@@ -457,6 +457,7 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
             opts.template_resources,
             opts.view.clone(),
             opts.poll_interval.clamp(WATCH_MIN, WATCH_MAX),
+            stage.proxy.as_ref().map(Proxy::shared_stats),
         )),
         _ => None,
     };

@@ -1,6 +1,7 @@
 //! Following the stack while the action runs: the local pipeline reads the stack's resources
 //! and events itself, with its own credentials, and hands each [`Snapshot`] to the view.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudformation::types::{StackEvent, StackResourceSummary};
@@ -10,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::resources::{snapshot, this_operation, Snapshot};
 use super::View;
+use crate::proxy::Stats;
 
 /// The watcher, running until [`Watcher::stop`].
 pub struct Watcher {
@@ -28,13 +30,15 @@ struct Target {
 }
 
 impl Watcher {
-    /// Starts following `stack_name`, every `every`, from now on.
+    /// Starts following `stack_name`, every `every`, from now on; with `gate` (the proxy in
+    /// front of moto), each look waits for the calls that build resources to be answered.
     pub fn start(
         cfn: Client,
         stack_name: String,
         template_total: Option<u32>,
         view: View,
         every: Duration,
+        gate: Option<Arc<Stats>>,
     ) -> Self {
         let (stop, mut stopped) = watch::channel(false);
         // The clocks of this machine and CloudFormation's differ a little.
@@ -48,7 +52,7 @@ impl Watcher {
         };
         let task = tokio::spawn(async move {
             loop {
-                if let Some(s) = target.look().await {
+                if let Some(s) = target.look_gated(gate.as_deref()).await {
                     view.resources(&s);
                 }
                 tokio::select! {
@@ -57,7 +61,7 @@ impl Watcher {
                 }
             }
             // One last look, so that the view ends on the final statuses.
-            if let Some(s) = target.look().await {
+            if let Some(s) = target.look_gated(gate.as_deref()).await {
                 view.resources(&s);
             }
         });
@@ -72,6 +76,15 @@ impl Watcher {
 }
 
 impl Target {
+    /// [`Target::look`], once `gate` lets it.
+    async fn look_gated(&mut self, gate: Option<&Stats>) -> Option<Snapshot> {
+        let _reading = match gate {
+            Some(stats) => Some(stats.stack_reads().await),
+            None => None,
+        };
+        self.look().await
+    }
+
     /// The stack now; `None` while it does not exist (or cannot be read).
     async fn look(&mut self) -> Option<Snapshot> {
         let id = self
