@@ -10,10 +10,22 @@
 
 use std::time::SystemTime;
 
-use cfn_deployer_job::{job, Delivery, JobError, Report, ReportError, Runner};
+use cfn_deployer_job::{job, wording, Delivery, ReportError, Rounds, Runner};
+use cfn_deployer_step::{work_budget, Words};
 use cfn_deployer_stepfunctions::Tasks;
 use serde_json::Value;
 use tracing::{warn, Instrument};
+
+/// The function's words for a CodePipeline job: the pipeline's, with the function's own
+/// timeout and logs.
+pub const WORDS: Words = Words {
+    remedy: |r| {
+        wording::remedy(r, "raise the function's timeout (its Timeout setting) so that a step has time to finish, then run the pipeline again")
+    },
+    again: wording::AGAIN,
+    logs: "the function's logs",
+    id: wording::ID,
+};
 
 /// The invocation could not end its job.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +89,7 @@ impl Handler {
     ) -> Result<Value, HandlerError> {
         if let (Some(task), Some(tasks)) = (Tasks::task_of(&event), &self.tasks) {
             let task = task.map_err(HandlerError::BadTask)?;
-            let budget = cfn_deployer_job::work_budget(deadline, SystemTime::now());
+            let budget = work_budget(deadline, SystemTime::now());
             let result = tasks.run(task, budget).await;
             return Ok(serde_json::to_value(result).unwrap_or(Value::Null));
         }
@@ -97,12 +109,17 @@ impl Handler {
         };
         let span = tracing::info_span!("job", job_id = %job_id);
         async move {
-            let budget = cfn_deployer_job::work_budget(deadline, SystemTime::now());
-            let report = match job::parse(event) {
-                Ok(job) => self.runner.run_job(&job, budget).await,
-                Err(e) => Report::from(JobError::from(e)),
-            };
-            let delivery = cfn_deployer_job::deliver(&self.codepipeline, &job_id, report).await;
+            let budget = work_budget(deadline, SystemTime::now());
+            let delivery = self
+                .runner
+                .handle(
+                    &self.codepipeline,
+                    &job_id,
+                    job::parse(event),
+                    budget,
+                    Rounds::ONCE,
+                )
+                .await;
             if delivery.is_err() {
                 warn!("returning an error so that Lambda delivers the job again");
             }

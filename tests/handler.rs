@@ -17,6 +17,7 @@ use aws_sdk_codepipeline::types::FailureType;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use cfn_deployer::{Handler, HandlerError};
 use cfn_deployer_job::{Delivery, Runner};
+use cfn_deployer_step::{Settings, Stepper};
 use serde_json::Value;
 
 const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:111111111111:stack/orders-api/5e2c1c50-8c0b-11ee-b9d1-0242ac120002";
@@ -33,15 +34,19 @@ fn sdk() -> SdkConfig {
         .build()
 }
 
+fn stepper(deployer: cfn_deployer_engine::Deployer) -> Stepper {
+    Stepper::with_deployer(Settings::with_sdk(sdk()), deployer)
+}
+
 fn handler(cfn: &[&Rule], cp: &[&Rule]) -> Handler {
     Handler::new(
         Runner::new(
-            sdk(),
-            cfn_deployer_engine::Deployer::new(mock_client!(
+            stepper(cfn_deployer_engine::Deployer::new(mock_client!(
                 aws_sdk_cloudformation,
                 RuleMode::Sequential,
                 cfn
-            )),
+            ))),
+            cfn_deployer::WORDS,
         ),
         mock_client!(aws_sdk_codepipeline, RuleMode::Sequential, cp),
     )
@@ -322,14 +327,10 @@ async fn an_event_of_neither_shape_is_refused_saying_what_each_looks_like() {
         text.contains("CodePipeline.job") && text.contains("cfnDeployer"),
         "{text}"
     );
-    let tasks = cfn_deployer_stepfunctions::Tasks::new(
-        sdk(),
-        cfn_deployer_engine::Deployer::new(mock_client!(
-            aws_sdk_cloudformation,
-            RuleMode::Sequential,
-            &[]
-        )),
-    );
+    let tasks =
+        cfn_deployer_stepfunctions::Tasks::new(stepper(cfn_deployer_engine::Deployer::new(
+            mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, &[]),
+        )));
     let h = handler(&[], &[]).with_tasks(tasks);
     let err = h
         .handle_event(

@@ -1,13 +1,12 @@
-//! Why a job fails before or beside the deploy itself, and how each reason becomes one
-//! failure report.
+//! Why a CodePipeline job fails beside the step's own reasons: its event, its token, its
+//! artifacts; and how each kind of failure becomes CodePipeline's failure type.
 
 use cfn_deployer_artifact::{ArtifactError, Location};
-use cfn_deployer_engine::template::TemplateError;
-use cfn_deployer_engine::{DeployError, FailureKind as EngineKind, StepError};
-use cfn_deployer_params::ParamsError;
+use cfn_deployer_engine::FailureKind as EngineKind;
+use cfn_deployer_step::{Failing, StepError};
 
 use crate::job::EventError;
-use crate::report::{FailureKind, Report};
+use crate::report::FailureKind;
 use crate::token::TokenError;
 
 /// Why a job fails; each becomes one failure report.
@@ -16,9 +15,6 @@ pub enum JobError {
     /// The event is malformed.
     #[error(transparent)]
     Event(#[from] EventError),
-    /// The action's configuration is unusable.
-    #[error(transparent)]
-    Params(#[from] ParamsError),
     /// The continuation token is unusable.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -52,46 +48,7 @@ pub enum JobError {
         #[source]
         source: ArtifactError,
     },
-    /// A configuration file in an artifact is unusable.
-    #[error("file `{file}` in input artifact `{artifact}` {problem}")]
-    ConfigFile {
-        /// The artifact.
-        artifact: String,
-        /// The file.
-        file: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// The template must not be read: an alias bomb, or nested or sized past any template.
-    #[error("template `{file}` in input artifact `{artifact}` is refused: {source}")]
-    Template {
-        /// The artifact.
-        artifact: String,
-        /// The file.
-        file: String,
-        /// Why.
-        #[source]
-        source: TemplateError,
-    },
-    /// A template too large to pass inline, and no staging bucket to pass it through.
-    #[error("template `{file}` in input artifact `{artifact}` is {size} bytes, over CloudFormation's 51,200-byte inline limit, so it must reach CloudFormation through S3: set CFN_DEPLOYER_STAGING_BUCKET to a bucket the deployer may write and read (template.yaml creates one)")]
-    NoStagingBucket {
-        /// The artifact.
-        artifact: String,
-        /// The file.
-        file: String,
-        /// Its size.
-        size: usize,
-    },
-    /// The template is not text.
-    #[error("template `{file}` in input artifact `{artifact}` is not UTF-8 text: CloudFormation templates are JSON or YAML")]
-    NotText {
-        /// The artifact.
-        artifact: String,
-        /// The file.
-        file: String,
-    },
-    /// An object the job writes (a large template, the outputs file) could not be written.
+    /// The output artifact could not be written.
     #[error("writing {what} to {location} failed: {message}")]
     Upload {
         /// What was being written.
@@ -103,18 +60,9 @@ pub enum JobError {
         /// Whether S3 refused for lack of permission.
         denied: bool,
     },
-    /// A CloudFormation call failed.
+    /// The step failed for a reason of its own.
     #[error(transparent)]
-    Deploy(#[from] DeployError),
-}
-
-impl From<StepError<JobError>> for JobError {
-    fn from(err: StepError<JobError>) -> Self {
-        match err {
-            StepError::Deploy(e) => Self::Deploy(e),
-            StepError::Inputs(e) => e,
-        }
-    }
+    Step(Box<StepError>),
 }
 
 /// CodePipeline's failure type for an engine's kind of failure.
@@ -126,39 +74,33 @@ pub fn failure_type(kind: EngineKind) -> FailureKind {
     }
 }
 
-impl JobError {
-    /// The failure type CodePipeline shows for this error.
-    pub fn kind(&self) -> FailureKind {
-        match self {
-            Self::Event(_)
-            | Self::Params(_)
-            | Self::NoSuchArtifact { .. }
-            | Self::NoLocation(_)
-            | Self::NoCredentials(_)
-            | Self::ConfigFile { .. }
-            | Self::Template { .. }
-            | Self::NoStagingBucket { .. }
-            | Self::NoOutputArtifact(_) => FailureKind::Configuration,
-            Self::Artifact { source, .. } if source.is_access_denied() => FailureKind::Permission,
-            Self::Upload { denied: true, .. } => FailureKind::Permission,
-            Self::Deploy(e) => failure_type(e.kind()),
-            Self::Token(_) | Self::Artifact { .. } | Self::NotText { .. } | Self::Upload { .. } => {
-                FailureKind::JobFailed
-            }
-        }
+impl From<StepError> for JobError {
+    fn from(err: StepError) -> Self {
+        Self::Step(Box::new(err))
     }
 }
 
-impl From<JobError> for Report {
-    fn from(err: JobError) -> Self {
-        let external_id = match &err {
-            JobError::Deploy(e) if e.stack.starts_with("arn:") => Some(e.stack.clone()),
+impl Failing for JobError {
+    fn kind(&self) -> EngineKind {
+        match self {
+            Self::Event(_)
+            | Self::NoSuchArtifact { .. }
+            | Self::NoLocation(_)
+            | Self::NoCredentials(_)
+            | Self::NoOutputArtifact(_) => EngineKind::Configuration,
+            Self::Artifact { source, .. } if source.is_access_denied() => EngineKind::Permission,
+            Self::Upload { denied: true, .. } => EngineKind::Permission,
+            // An artifact is what the pipeline's earlier actions made: a file missing from it
+            // is a failed job, not a setting to change.
+            Self::Token(_) | Self::Artifact { .. } | Self::Upload { .. } => EngineKind::Deploy,
+            Self::Step(e) => e.kind(),
+        }
+    }
+
+    fn stack_id(&self) -> Option<String> {
+        match self {
+            Self::Step(e) => e.stack_id(),
             _ => None,
-        };
-        Report::Failure {
-            kind: err.kind(),
-            message: err.to_string(),
-            external_id,
         }
     }
 }

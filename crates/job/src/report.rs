@@ -5,9 +5,14 @@ use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 use aws_sdk_codepipeline::Client;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use cfn_deployer_aws::{truncate, AwsFault};
+use cfn_deployer_step::Failing;
+
+use crate::error::failure_type;
 
 /// CodePipeline's limit on `executionDetails.summary`.
 pub const MAX_SUMMARY: usize = 2048;
@@ -117,9 +122,47 @@ pub fn variables(outputs: BTreeMap<String, String>) -> Option<HashMap<String, St
     (!kept.is_empty()).then_some(kept)
 }
 
+impl Report {
+    /// The failure report for `err`.
+    pub fn from_error<E: Failing>(err: &E) -> Self {
+        Self::Failure {
+            kind: failure_type(err.kind()),
+            message: err.to_string(),
+            external_id: err.stack_id(),
+        }
+    }
+}
+
+/// How often a report is sent when CodePipeline cannot be reached (each send already makes
+/// the SDK's own attempts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rounds {
+    /// How many sends at most.
+    pub count: usize,
+    /// The wait after the first send that failed; it doubles after each.
+    pub first_wait: Duration,
+    /// No send starts after this.
+    pub deadline: Option<Instant>,
+}
+
+impl Rounds {
+    /// One send: the function's, since Lambda delivers an unreported job again.
+    pub const ONCE: Self = Self {
+        count: 1,
+        first_wait: Duration::ZERO,
+        deadline: None,
+    };
+}
+
 /// Sends `report` for `job_id`: exactly one PutJobSuccessResult or PutJobFailureResult; and,
-/// only when CodePipeline refuses that one as invalid, one short failure report that says so.
-pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Delivery, ReportError> {
+/// only when CodePipeline refuses that one as invalid, one short failure report that says so,
+/// pointing at `logs` for the result.
+pub async fn send(
+    client: &Client,
+    job_id: &str,
+    report: Report,
+    logs: &str,
+) -> Result<Delivery, ReportError> {
     let (operation, result) = put(client, job_id, report).await;
     let refused = match result {
         Ok(()) => return Ok(Delivery::Reported),
@@ -131,7 +174,7 @@ pub async fn send(client: &Client, job_id: &str, report: Report) -> Result<Deliv
     // in plain ASCII and well within every limit.
     warn!(operation, reason = %refused.message, "CodePipeline refused the report: reporting the refusal instead");
     let message: String = format!(
-        "cfn-deployer's {operation} for this job was refused by CodePipeline ({}), so the deploy's own result could not be reported; the function's logs for job {job_id} hold it",
+        "cfn-deployer's {operation} for this job was refused by CodePipeline ({}), so the deploy's own result could not be reported; {logs} for job {job_id} hold it",
         refused.message
     )
     .chars()
@@ -234,23 +277,43 @@ async fn put(client: &Client, job_id: &str, report: Report) -> (&'static str, Re
     }
 }
 
-/// Logs `report`, sends it, and logs what became of it: the one way every front ends a job.
+/// Logs `report`, sends it in up to `rounds`, and logs what became of it: the one way every
+/// front ends a job. `logs` names where the front's logs are.
 pub async fn deliver(
     client: &Client,
     job_id: &str,
     report: Report,
+    logs: &str,
+    rounds: Rounds,
 ) -> Result<Delivery, ReportError> {
     match &report {
         Report::Success { summary, .. } => info!(%summary, "reporting success"),
         Report::Continue { summary, .. } => info!(%summary, "reporting progress, to continue"),
         Report::Failure { kind, message, .. } => info!(?kind, %message, "reporting failure"),
     }
-    let delivery = send(client, job_id, report).await;
+    let mut wait = rounds.first_wait;
+    let mut round = 1;
+    let delivery = loop {
+        let delivery = send(client, job_id, report.clone(), logs).await;
+        let next = Instant::now() + wait;
+        match delivery {
+            Err(e) if round < rounds.count && rounds.deadline.is_none_or(|d| next < d) => {
+                warn!(error = %e, round, retry_in_ms = wait.as_millis() as u64, "report not taken: sending it again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(16));
+                round += 1;
+            }
+            other => break other,
+        }
+    };
     match &delivery {
         Ok(Delivery::Reported) => info!("reported"),
         Ok(Delivery::AlreadyReported) => info!("job already reported by another delivery of it"),
         Ok(Delivery::RefusalReported) => {
             warn!("the report was refused; its refusal was reported instead")
+        }
+        Err(e) if rounds.count > 1 => {
+            warn!(error = %e, rounds = round, "report not taken: CodePipeline will time the job out")
         }
         Err(e) => warn!(error = %e, "report failed"),
     }

@@ -1,10 +1,18 @@
 //! The engine's remedies in a pipeline's words: the built-in CloudFormation action's setting
-//! names, and "run the pipeline again".
+//! names, and "run the pipeline again". Each CodePipeline front adds what is its own: where
+//! its logs are and the knob that gives a step more time.
 
-use cfn_deployer_engine::{Failure, Remedy};
+use cfn_deployer_engine::Remedy;
 
-/// What to do, as a person who runs the pipeline would do it.
-pub fn remedy(remedy: Remedy) -> &'static str {
+/// How a pipeline's user deploys again.
+pub const AGAIN: &str = "Run the pipeline again";
+
+/// What names one deploy in a CodePipeline front's logs.
+pub const ID: &str = "the job id";
+
+/// What to do, as a person who runs the pipeline would do it; `more_time` says how this
+/// front's step gets more time.
+pub fn remedy(remedy: Remedy, more_time: &'static str) -> &'static str {
     match remedy {
         Remedy::DeleteStack => "delete the stack and run the pipeline again",
         Remedy::DeleteRetaining => "delete the stack (retaining the resources that cannot be deleted) and run the pipeline again",
@@ -15,21 +23,21 @@ pub fn remedy(remedy: Remedy) -> &'static str {
         Remedy::CreateChangeSet => "create it first with ActionMode CHANGE_SET_REPLACE",
         Remedy::DeployAgain => "run the pipeline again",
         Remedy::SettleOrUpgrade => "settle the stack by hand or upgrade cfn-deployer",
-        Remedy::MoreTime => "raise the function's timeout (its Timeout setting) so that a step has time to finish, then run the pipeline again",
+        Remedy::MoreTime => more_time,
         Remedy::LiftProtection => "turn its termination protection off (`aws cloudformation update-termination-protection --no-enable-termination-protection`) if it is really to go, then run the pipeline again",
         Remedy::FixAndDeployAgain => "fix what the reasons name and run the pipeline again",
     }
-}
-
-/// The failure's message with its remedies, as the job reports it.
-pub fn message(failure: &Failure) -> String {
-    failure.worded(remedy)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use aws_sdk_cloudformation::types::StackStatus;
+    use cfn_deployer_engine::Failure;
+
+    fn message(failure: &Failure) -> String {
+        failure.worded(|r| remedy(r, "more time"))
+    }
     use cfn_deployer_engine::status::{on_start, StartStep};
 
     #[test]
@@ -60,7 +68,7 @@ mod tests {
             Remedy::LiftProtection,
             Remedy::FixAndDeployAgain,
         ] {
-            assert!(remedy(r).len() > 15, "{r:?}");
+            assert!(remedy(r, "give the step more time").len() > 15, "{r:?}");
         }
     }
 }

@@ -142,7 +142,9 @@ async fn the_reporter_truncates_to_the_limits_and_treats_a_finished_job_as_repor
         external_id: Some("x".repeat(3000)),
     };
     assert_eq!(
-        report::send(&cp, &id, long).await.expect("sent"),
+        report::send(&cp, &id, long, "the function's logs")
+            .await
+            .expect("sent"),
         Delivery::Reported
     );
     let Some(Notice::Reported {
@@ -167,7 +169,9 @@ async fn the_reporter_truncates_to_the_limits_and_treats_a_finished_job_as_repor
         output_variables: Default::default(),
     };
     assert_eq!(
-        report::send(&cp, &id, again).await.expect("no error"),
+        report::send(&cp, &id, again, "the function's logs")
+            .await
+            .expect("no error"),
         Delivery::AlreadyReported
     );
 
@@ -179,6 +183,7 @@ async fn the_reporter_truncates_to_the_limits_and_treats_a_finished_job_as_repor
             external_id: None,
             output_variables: Default::default(),
         },
+        "the function's logs",
     )
     .await;
     let err = unknown.expect_err("an unknown job is an error, so Lambda delivers the event again");
@@ -197,7 +202,9 @@ async fn continuation_reports_carry_token_and_progress() {
         external_id: "arn:stack".into(),
         percent: Some(40),
     };
-    report::send(&cp, &id, cont).await.expect("sent");
+    report::send(&cp, &id, cont, "the function's logs")
+        .await
+        .expect("sent");
     let Some(Notice::Reported { result, .. }) = notices.recv().await else {
         panic!("no notice")
     };
@@ -229,7 +236,9 @@ async fn stack_outputs_become_output_variables_within_the_limits() {
         output_variables: outputs,
     };
     assert_eq!(
-        report::send(&cp, &id, done).await.expect("sent"),
+        report::send(&cp, &id, done, "the function's logs")
+            .await
+            .expect("sent"),
         Delivery::Reported
     );
     let Some(Notice::Reported {

@@ -1,16 +1,13 @@
-//! Why a task fails before or beside the deploy itself; each becomes one `failed` answer.
+//! Why a task fails beside the step's own reasons; each becomes one `failed` answer.
 
 use cfn_deployer_artifact::{ArtifactError, Location};
-use cfn_deployer_engine::template::TemplateError;
-use cfn_deployer_engine::{DeployError, FailureKind, StepError};
+use cfn_deployer_engine::FailureKind;
 use cfn_deployer_params::ParamsError;
+use cfn_deployer_step::{Failing, StepError};
 
 /// Why a task fails.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
-    /// The execution input is unusable.
-    #[error(transparent)]
-    Params(#[from] ParamsError),
     /// No template to deploy: neither the input nor the build names one.
     #[error("the execution input has no `TemplateURL`, and the build exported no TEMPLATE_URL variable: set one of them")]
     NoTemplate,
@@ -21,6 +18,27 @@ pub enum TaskError {
         url: String,
         /// What is wrong.
         problem: String,
+    },
+    /// A setting reads a pipeline artifact, which an execution has none of.
+    #[error("{0} reads a pipeline artifact; a state machine has no artifacts, so name an S3 object instead")]
+    NoArtifacts(&'static str),
+    /// A file lies in the staging bucket, which only the deployer writes.
+    #[error("{key} names bucket `{bucket}`, the staging bucket (CFN_DEPLOYER_STAGING_BUCKET), which holds what deploys staged and is never read as a source: name the template in a template bucket")]
+    StagingBucket {
+        /// The input key that names it.
+        key: &'static str,
+        /// The bucket.
+        bucket: String,
+    },
+    /// A file lies in a bucket the deployment does not read templates from.
+    #[error("{key} names bucket `{bucket}`, which is not one of CFN_DEPLOYER_TEMPLATE_BUCKETS ({allowed}): put the template in one of them, or add the bucket to that setting")]
+    BucketNotAllowed {
+        /// The input key that names it.
+        key: &'static str,
+        /// The bucket.
+        bucket: String,
+        /// The buckets allowed.
+        allowed: String,
     },
     /// A file named by the input could not be read.
     #[error("{key} {location}: {source}")]
@@ -33,71 +51,35 @@ pub enum TaskError {
         #[source]
         source: ArtifactError,
     },
-    /// The template could not be staged in the staging bucket.
-    #[error("staging the template at {location} for CloudFormation: {source}: check that the function may write to CFN_DEPLOYER_STAGING_BUCKET")]
-    Upload {
-        /// Where it was to go.
-        location: Location,
-        /// What went wrong.
-        #[source]
-        source: ArtifactError,
-    },
-    /// The template is not text.
-    #[error("template {0} is not UTF-8 text: CloudFormation templates are JSON or YAML")]
-    NotText(Location),
-    /// The template must not be read.
-    #[error("template {location} is refused: {source}")]
-    Template {
-        /// Where.
-        location: Location,
-        /// Why.
-        #[source]
-        source: TemplateError,
-    },
-    /// A template inside a zip is too large to pass inline, and there is nowhere to stage it.
-    #[error("template {0} is over 51,200 bytes, so CloudFormation must read it from S3: set CFN_DEPLOYER_STAGING_BUCKET on the function, or give the template as an object of its own rather than inside a zip")]
-    NeedsStaging(Location),
-    /// The template configuration file is unusable.
-    #[error("TemplateConfiguration {location} {problem}")]
-    ConfigFile {
-        /// Where.
-        location: Location,
-        /// What is wrong.
-        problem: String,
-    },
     /// The state the state machine handed back is not one a step wrote.
     #[error("the deploy state handed to this step is not one cfn-deployer wrote ({0}): start the execution again")]
     State(String),
-    /// A CloudFormation call failed.
+    /// The step failed for a reason of its own.
     #[error(transparent)]
-    Deploy(#[from] DeployError),
+    Step(Box<StepError>),
 }
 
-impl From<StepError<TaskError>> for TaskError {
-    fn from(err: StepError<TaskError>) -> Self {
-        match err {
-            StepError::Deploy(e) => Self::Deploy(e),
-            StepError::Inputs(e) => e,
-        }
+impl From<ParamsError> for TaskError {
+    fn from(err: ParamsError) -> Self {
+        Self::Step(Box::new(err.into()))
     }
 }
 
-impl TaskError {
-    /// What kind of failure it is.
-    pub fn kind(&self) -> FailureKind {
+impl From<StepError> for TaskError {
+    fn from(err: StepError) -> Self {
+        Self::Step(Box::new(err))
+    }
+}
+
+impl Failing for TaskError {
+    fn kind(&self) -> FailureKind {
         match self {
-            Self::Params(_)
-            | Self::NoTemplate
-            | Self::BuildTemplateUrl { .. }
-            | Self::Template { .. }
-            | Self::NeedsStaging(_)
-            | Self::ConfigFile { .. } => FailureKind::Configuration,
-            Self::Read { source, .. } | Self::Upload { source, .. }
-                if source.is_access_denied() =>
-            {
-                FailureKind::Permission
+            Self::NoTemplate | Self::BuildTemplateUrl { .. } | Self::NoArtifacts(_) => {
+                FailureKind::Configuration
             }
-            Self::Upload { .. } => FailureKind::Deploy,
+            Self::StagingBucket { .. } | Self::BucketNotAllowed { .. } => FailureKind::Permission,
+            Self::Read { source, .. } if source.is_access_denied() => FailureKind::Permission,
+            // A URL in the input is a setting: a file that is not there is one to change.
             Self::Read { source, .. } => match source {
                 ArtifactError::ObjectNotFound { .. }
                 | ArtifactError::EntryNotFound { .. }
@@ -105,8 +87,15 @@ impl TaskError {
                 | ArtifactError::TooLarge { .. } => FailureKind::Configuration,
                 _ => FailureKind::Deploy,
             },
-            Self::Deploy(e) => e.kind(),
-            Self::NotText(_) | Self::State(_) => FailureKind::Deploy,
+            Self::State(_) => FailureKind::Deploy,
+            Self::Step(e) => e.kind(),
+        }
+    }
+
+    fn stack_id(&self) -> Option<String> {
+        match self {
+            Self::Step(e) => e.stack_id(),
+            _ => None,
         }
     }
 }

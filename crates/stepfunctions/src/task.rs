@@ -1,17 +1,14 @@
 //! The state machine's tasks and their answers. The answer always holds every key (`null`
 //! when unused), because the state machine's paths fail on a key that is absent.
 
-use std::future::Future;
 use std::time::Duration;
 
-use aws_config::SdkConfig;
-use cfn_deployer_engine::{
-    catch_panic, request_token, Deployer, FailureKind, InFlight, Outcome, Pace,
-};
+use cfn_deployer_engine::{Deployer, FailureKind, InFlight, Outcome};
 use cfn_deployer_params::{FileRef, Params, S3File};
+use cfn_deployer_step::{guarded, Ended, Failing, Front, Stepper, Words};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tracing::{error, info, warn, Instrument};
+use tracing::{warn, Instrument};
 
 use crate::error::TaskError;
 use crate::files::S3Files;
@@ -108,38 +105,45 @@ fn error_name(kind: FailureKind) -> &'static str {
 /// The poll interval when the input names none.
 pub const DEFAULT_POLL_INTERVAL: u32 = 10;
 
+/// The Step Functions front's words: the execution input's keys, "start the execution again",
+/// and the function's logs, where its tasks run.
+pub const WORDS: Words = Words {
+    remedy: wording::remedy,
+    again: "Start the execution again",
+    logs: "the deployer function's logs",
+    id: "the execution's name",
+};
+
+/// One step task, as the state machine sends it.
+#[derive(Debug)]
+pub(crate) struct StepTask {
+    input: Value,
+    execution: String,
+    state: Value,
+    build: Value,
+}
+
+/// The Step Functions front of the one step.
+#[derive(Debug, Clone)]
+struct Execution {
+    stepper: Stepper,
+}
+
 /// Runs the state machine's tasks.
 #[derive(Debug, Clone)]
 pub struct Tasks {
-    s3: aws_sdk_s3::Client,
-    region: String,
-    deployer: Deployer,
-    pace: Pace,
-    staging_bucket: Option<String>,
+    front: Execution,
 }
 
 impl Tasks {
-    /// Tasks with the shared SDK settings, deploying with `deployer`.
-    pub fn new(sdk: SdkConfig, deployer: Deployer) -> Self {
-        Self {
-            s3: aws_sdk_s3::Client::from_conf(cfn_deployer_aws::s3_config(&sdk).build()),
-            region: cfn_deployer_aws::region(&sdk).to_owned(),
-            deployer,
-            pace: Pace::default(),
-            staging_bucket: None,
+    /// Tasks that step with `stepper`.
+    pub fn new(stepper: Stepper) -> Self {
+        if stepper.settings().template_buckets.is_none() {
+            warn!("template buckets unset: an execution may name a template in any bucket the function can read but the staging bucket; set CFN_DEPLOYER_TEMPLATE_BUCKETS to the buckets it may read");
         }
-    }
-
-    /// The same, pacing the polls within a step so.
-    pub fn with_pace(mut self, pace: Pace) -> Self {
-        self.pace = pace;
-        self
-    }
-
-    /// The same, staging large templates from zips in `bucket`.
-    pub fn with_staging_bucket(mut self, bucket: Option<String>) -> Self {
-        self.staging_bucket = bucket;
-        self
+        Self {
+            front: Execution { stepper },
+        }
     }
 
     /// The task an event holds, if it is one of the state machine's: `Some(Err)` names what is
@@ -153,137 +157,148 @@ impl Tasks {
 
     /// Runs `task` within `budget`; whatever happens, a panic included, ends in an answer.
     pub async fn run(&self, task: Task, budget: Option<Duration>) -> TaskResult {
-        guarded(async {
-            match task {
-                Task::Prepare { input } => prepare(input),
-                Task::Step {
+        match task {
+            Task::Prepare { input } => guarded(async { prepare(input) }, internal_error).await,
+            Task::Step {
+                input,
+                execution,
+                state,
+                build,
+            } => {
+                let span = tracing::info_span!("execution", execution = %execution);
+                let task = StepTask {
                     input,
                     execution,
                     state,
                     build,
-                } => {
-                    let span = tracing::info_span!("execution", execution = %execution);
-                    self.step(input, &execution, state, build, budget)
-                        .instrument(span)
-                        .await
-                }
-                Task::BuildFailed { error } => {
-                    TaskResult::failed(errors::BUILD, build::failure(&error))
-                }
+                };
+                let stepper = &self.front.stepper;
+                stepper
+                    .run(&self.front, &task, budget)
+                    .instrument(span)
+                    .await
             }
-        })
-        .await
+            Task::BuildFailed { error } => {
+                guarded(
+                    async { TaskResult::failed(errors::BUILD, build::failure(&error)) },
+                    internal_error,
+                )
+                .await
+            }
+        }
+    }
+}
+
+fn internal_error(what: String) -> TaskResult {
+    TaskResult::failed(errors::DEPLOY, WORDS.internal_error(&what))
+}
+
+impl Front for Execution {
+    type Arrival = StepTask;
+    type Error = TaskError;
+    type Files<'a> = S3Files<'a>;
+    type Answer = TaskResult;
+
+    fn words(&self) -> &Words {
+        &WORDS
     }
 
-    async fn step(
-        &self,
-        input: Value,
-        execution: &str,
-        state: Value,
-        build: Value,
-        budget: Option<Duration>,
-    ) -> TaskResult {
-        match self.try_step(input, execution, state, build, budget).await {
-            Ok(result) => result,
-            Err(err) => TaskResult::from_error(&err),
+    fn params(&self, task: &StepTask) -> Result<Params, TaskError> {
+        let mut params = Params::from_execution_input(task.input.clone())?;
+        if !matches!(params.template, Some(FileRef::S3(_))) {
+            if let Some(url) = build::exported_template_url(&task.build) {
+                let file = S3File::parse(&url, "TemplateURL").map_err(|e| {
+                    TaskError::BuildTemplateUrl {
+                        url: url.clone(),
+                        problem: e.to_string(),
+                    }
+                })?;
+                params.template = Some(FileRef::S3(file));
+            } else if params.action.needs_template() {
+                return Err(TaskError::NoTemplate);
+            }
+        }
+        Ok(params)
+    }
+
+    fn request_id<'a>(&self, task: &'a StepTask) -> &'a str {
+        // arn:aws:states:REGION:ACCOUNT:execution:STATE-MACHINE:NAME; the name is unique among
+        // the state machine's executions, and short enough for a token.
+        task.execution.rsplit(':').next().unwrap_or(&task.execution)
+    }
+
+    fn flight(&self, task: &StepTask, _params: &Params) -> Result<Option<InFlight>, TaskError> {
+        match &task.state {
+            Value::Null => Ok(None),
+            other => serde_json::from_value(other.clone())
+                .map(Some)
+                .map_err(|e| TaskError::State(e.to_string())),
         }
     }
 
-    async fn try_step(
+    fn files<'a>(&'a self, _task: &'a StepTask, _params: &'a Params) -> S3Files<'a> {
+        S3Files {
+            s3: self.stepper.s3(),
+            settings: self.stepper.settings(),
+        }
+    }
+
+    async fn after(
         &self,
-        input: Value,
-        execution: &str,
-        state: Value,
-        build: Value,
-        budget: Option<Duration>,
-    ) -> Result<TaskResult, TaskError> {
-        let params = Params::from_execution_input(input)?;
-        let template = match (&params.template, build::exported_template_url(&build)) {
-            (Some(FileRef::S3(file)), _) => Some(file.clone()),
-            (_, Some(url)) => Some(S3File::parse(&url, "TemplateURL").map_err(|e| {
-                TaskError::BuildTemplateUrl {
-                    url: url.clone(),
-                    problem: e.to_string(),
+        _task: &StepTask,
+        _params: &Params,
+        deployer: &Deployer,
+        outcome: &mut Outcome,
+    ) -> Result<(), TaskError> {
+        // A change set's steps do not read the stack: read it now. The deploy has succeeded
+        // either way, so a read that fails only leaves the status unknown.
+        if let Outcome::Succeeded {
+            stack_id,
+            stack_status: status @ None,
+            ..
+        } = outcome
+        {
+            *status = Some(match deployer.describe(stack_id).await {
+                Ok(stack) => stack
+                    .and_then(|s| s.stack_status().map(|st| st.as_str().to_owned()))
+                    .unwrap_or_else(|| "UNKNOWN".into()),
+                Err(e) => {
+                    warn!(error = %e, "the stack's status could not be read after the deploy");
+                    "UNKNOWN".into()
                 }
-            })?),
-            _ if params.action.needs_template() => return Err(TaskError::NoTemplate),
-            _ => None,
-        };
-        // arn:aws:states:REGION:ACCOUNT:execution:STATE-MACHINE:NAME; the name is unique among
-        // the state machine's executions, and short enough for a token.
-        let name = execution.rsplit(':').next().unwrap_or(execution);
-        let plan = params.plan(&request_token(name));
-        let flight: Option<InFlight> = match state {
-            Value::Null => None,
-            other => {
-                Some(serde_json::from_value(other).map_err(|e| TaskError::State(e.to_string()))?)
-            }
-        };
-        let files = S3Files {
-            s3: &self.s3,
-            region: &self.region,
-            template: template.unwrap_or_else(|| S3File {
-                location: cfn_deployer_artifact::Location {
-                    bucket: String::new(),
-                    key: String::new(),
-                },
-                inner: None,
-            }),
-            params: &params,
-            staging_bucket: self.staging_bucket.as_deref(),
-            execution,
-        };
-        let outcome = self
-            .deployer
-            .advance(&plan, &files, flight, self.pace, budget)
-            .await?;
-        Ok(match outcome {
-            Outcome::InProgress {
+            });
+        }
+        Ok(())
+    }
+
+    fn answer(&self, _task: &StepTask, ended: Ended) -> TaskResult {
+        match ended {
+            Ended::InProgress {
                 flight,
                 summary,
                 percent,
-            } => {
-                info!(%summary, "deploy under way");
-                TaskResult {
-                    state: Some(
-                        serde_json::to_value(&flight)
-                            .map_err(|e| TaskError::State(e.to_string()))?,
-                    ),
+            } => match serde_json::to_value(&flight) {
+                Ok(state) => TaskResult {
+                    state: Some(state),
                     summary: Some(summary),
                     percent,
                     ..TaskResult::default()
-                }
-            }
-            Outcome::Failed(failure) => {
-                info!(message = %failure.message, "deploy failed");
-                TaskResult::failed(error_name(failure.kind), wording::message(&failure))
-            }
-            Outcome::Succeeded {
+                },
+                Err(e) => TaskResult::from_error(&TaskError::State(e.to_string())),
+            },
+            Ended::Failed { kind, message, .. } => TaskResult::failed(error_name(kind), message),
+            Ended::Succeeded {
+                stack,
                 stack_id,
                 summary,
                 outputs,
                 review,
                 stack_status,
             } => {
-                info!(%summary, "deploy succeeded");
-                // A change set's steps do not read the stack: read it now. The deploy has
-                // succeeded either way, so a read that fails only leaves the status unknown.
-                let status = match stack_status {
-                    Some(status) => status,
-                    None => match self.deployer.describe(&stack_id).await {
-                        Ok(stack) => stack
-                            .and_then(|s| s.stack_status().map(|st| st.as_str().to_owned()))
-                            .unwrap_or_else(|| "UNKNOWN".into()),
-                        Err(e) => {
-                            warn!(error = %e, "the stack's status could not be read after the deploy");
-                            "UNKNOWN".into()
-                        }
-                    },
-                };
                 let mut output = json!({
                     "StackId": stack_id,
-                    "StackName": params.stack,
-                    "StackStatus": status,
+                    "StackName": stack,
+                    "StackStatus": stack_status.unwrap_or_else(|| "UNKNOWN".into()),
                     "Outputs": outputs,
                     "Summary": summary,
                 });
@@ -297,7 +312,7 @@ impl Tasks {
                     ..TaskResult::default()
                 }
             }
-        })
+        }
     }
 }
 
@@ -315,20 +330,6 @@ fn prepare(input: Value) -> TaskResult {
             ..TaskResult::default()
         },
         Err(e) => TaskResult::failed(errors::CONFIGURATION, e.to_string()),
-    }
-}
-
-/// Runs a task; a panic becomes a failure that says it is a bug.
-async fn guarded<F: Future<Output = TaskResult>>(task: F) -> TaskResult {
-    match catch_panic(task).await {
-        Ok(result) => result,
-        Err(what) => {
-            error!(panic = %what, "the task panicked");
-            TaskResult::failed(
-                errors::DEPLOY,
-                format!("cfn-deployer hit an internal error (a bug, not a problem with the stack): {what}. Start the execution again; if it happens again, report it with this message"),
-            )
-        }
     }
 }
 
@@ -394,13 +395,27 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_task_fails_saying_it_is_a_bug() {
-        let result = guarded(async {
-            let empty: Vec<u8> = Vec::new();
-            let _ = empty[usize::from(empty.is_empty())];
-            TaskResult::default()
-        })
+        let result = guarded(
+            async {
+                let empty: Vec<u8> = Vec::new();
+                let _ = empty[usize::from(empty.is_empty())];
+                TaskResult::default()
+            },
+            internal_error,
+        )
         .await;
         let failed = result.failed.expect("a failure");
+        assert_eq!(failed.error, errors::DEPLOY);
         assert!(failed.cause.contains("internal error"), "{}", failed.cause);
+        assert!(
+            failed.cause.contains("Start the execution again"),
+            "{}",
+            failed.cause
+        );
+        assert!(
+            failed.cause.contains("the deployer function's logs"),
+            "{}",
+            failed.cause
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The engine's remedies in a state machine user's words: the execution input's keys, and
 //! "start the execution again".
 
-use cfn_deployer_engine::{Failure, Remedy};
+use cfn_deployer_engine::Remedy;
 
 /// What to do, as the person who starts the execution would do it.
 pub(crate) fn remedy(remedy: Remedy) -> &'static str {
@@ -21,14 +21,14 @@ pub(crate) fn remedy(remedy: Remedy) -> &'static str {
     }
 }
 
-/// The failure's message with its remedies.
-pub(crate) fn message(failure: &Failure) -> String {
-    failure.worded(remedy)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cfn_deployer_engine::Failure;
+
+    fn message(failure: &Failure) -> String {
+        crate::task::WORDS.message(failure)
+    }
 
     #[test]
     fn remedies_name_the_execution_inputs_keys() {

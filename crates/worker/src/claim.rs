@@ -8,14 +8,16 @@ use std::time::Duration;
 use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::{Job, JobStatus};
 use aws_sdk_codepipeline::Client;
-use cfn_deployer_job::{job, JobError, Report, Runner};
+use cfn_deployer_job::{job, Rounds, Runner};
 use tracing::{info, warn, Instrument};
 
-use crate::Backoff;
-
-/// How often a report is sent again when CodePipeline cannot be reached (each send already
-/// makes the SDK's own attempts).
-const REPORT_ROUNDS: usize = 5;
+/// How often a report is sent when CodePipeline cannot be reached (each send already makes
+/// the SDK's own attempts): a worker has no Lambda to deliver the job again.
+const REPORT_ROUNDS: Rounds = Rounds {
+    count: 5,
+    first_wait: Duration::from_secs(1),
+    deadline: None,
+};
 
 /// What a job needs from the worker.
 pub(crate) struct Claim {
@@ -63,31 +65,21 @@ impl Claim {
                     return;
                 }
             }
-            let report = match job::from_sdk(polled, self.query.as_deref()) {
-                Ok(job) => self.runner.run_job(&job, Some(self.step_budget)).await,
-                Err(e) => Report::from(JobError::from(e)),
-            };
-            self.report(&job_id, report).await;
+            let parsed = job::from_sdk(polled, self.query.as_deref());
+            // A report not taken is logged by the job layer; CodePipeline times the job out.
+            let _ = self
+                .runner
+                .handle(
+                    &self.codepipeline,
+                    &job_id,
+                    parsed,
+                    Some(self.step_budget),
+                    REPORT_ROUNDS,
+                )
+                .await;
         }
         .instrument(span)
         .await
-    }
-
-    async fn report(&self, job_id: &str, report: Report) {
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(16));
-        for round in 1..=REPORT_ROUNDS {
-            match cfn_deployer_job::deliver(&self.codepipeline, job_id, report.clone()).await {
-                Ok(_) => return,
-                Err(e) if round < REPORT_ROUNDS => {
-                    let wait = backoff.wait();
-                    warn!(error = %e, round, retry_in_ms = wait.as_millis() as u64, "report not taken: sending it again");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => {
-                    warn!(error = %e, "report not taken after {REPORT_ROUNDS} rounds: CodePipeline will time the job out");
-                }
-            }
-        }
     }
 }
 

@@ -14,12 +14,34 @@ use std::time::Duration;
 
 use aws_sdk_codepipeline::types::{ActionCategory, ActionOwner, ActionTypeId};
 use aws_sdk_codepipeline::Client;
-use cfn_deployer_job::Runner;
+use cfn_deployer_job::{wording, Runner};
+use cfn_deployer_step::Words;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 pub use backoff::Backoff;
+
+/// The worker's words for a job: the pipeline's, with the worker's own step budget and logs.
+pub const WORDS: Words = Words {
+    remedy: |r| {
+        wording::remedy(r, "raise the worker's --step-seconds so that a step has time to finish, then run the pipeline again")
+    },
+    again: wording::AGAIN,
+    logs: "the worker's logs",
+    id: wording::ID,
+};
+
+/// Why the worker stopped before it was asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The action type to poll for cannot be built from the settings.
+    #[error("the action type to poll for is incomplete: {0}")]
+    ActionType(#[from] aws_sdk_codepipeline::error::BuildError),
+    /// The job slots closed, which only a bug does.
+    #[error("the worker's job slots closed: {0}")]
+    Slots(#[from] tokio::sync::AcquireError),
+}
 
 /// What the worker polls for and how.
 #[derive(Debug, Clone)]
@@ -41,7 +63,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn action_type(&self) -> anyhow::Result<ActionTypeId> {
+    fn action_type(&self) -> Result<ActionTypeId, WorkerError> {
         Ok(ActionTypeId::builder()
             .category(ActionCategory::from(self.category.as_str()))
             .owner(ActionOwner::Custom)
@@ -71,7 +93,7 @@ impl Worker {
 
     /// Polls and runs jobs until `stop` turns true, then lets every job in flight finish its
     /// step and report it, and returns.
-    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), WorkerError> {
         let action_type = self.settings.action_type()?;
         let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let mut jobs = JoinSet::new();

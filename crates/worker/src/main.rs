@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use cfn_deployer_job::logging::{self, Format};
 use cfn_deployer_job::Runner;
-use cfn_deployer_worker::{Settings, Worker};
+use cfn_deployer_step::logging::{self, Format};
+use cfn_deployer_step::Stepper;
+use cfn_deployer_worker::{Settings, Worker, WORDS};
 use clap::{Parser, ValueEnum};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info};
@@ -77,10 +78,13 @@ fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(match cli.log_format {
-        LogFormat::Text => Format::Text,
-        LogFormat::Json => Format::Json,
-    });
+    logging::init(
+        match cli.log_format {
+            LogFormat::Text => Format::Text,
+            LogFormat::Json => Format::Json,
+        },
+        std::env::var("RUST_LOG").ok(),
+    );
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -100,13 +104,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         idle_interval: seconds(cli.idle_poll_seconds, "--idle-poll-seconds")?,
         step_budget: seconds(cli.step_seconds, "--step-seconds")?,
     };
-    let sdk = cfn_deployer_job::sdk_config().await;
-    let deployer = cfn_deployer_engine::Deployer::new(aws_sdk_cloudformation::Client::new(&sdk))
-        .with_roles(cfn_deployer_job::roles_from_env());
-    let runner = Runner::new(sdk.clone(), deployer)
-        .with_pace(cfn_deployer_job::pace_from_env())
-        .with_staging_bucket(cfn_deployer_job::staging_bucket_from_env());
-    let worker = Worker::new(settings, runner, aws_sdk_codepipeline::Client::new(&sdk));
+    let deployment = cfn_deployer_step::Settings::from_env().await?;
+    let codepipeline = aws_sdk_codepipeline::Client::new(&deployment.sdk);
+    let runner = Runner::new(Stepper::new(deployment), WORDS);
+    let worker = Worker::new(settings, runner, codepipeline);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
@@ -119,7 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         info!(signal = name, "stop requested");
         let _ = stop.send(true);
     });
-    worker.run(stopped).await
+    Ok(worker.run(stopped).await?)
 }
 
 #[cfg(test)]

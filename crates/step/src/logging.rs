@@ -1,6 +1,7 @@
-//! Logging for the function and the worker: Lambda's conventions (level from `AWS_LAMBDA_LOG_LEVEL` or
-//! `RUST_LOG`, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`), with the one guarantee the runtime's
-//! default lacks: the raw event, which carries the artifact credentials, is never logged.
+//! Logging for every front's process, at the level and in the format its front reads (the
+//! function Lambda's `AWS_LAMBDA_LOG_*`, the worker its flags and `RUST_LOG`), with the one
+//! guarantee the runtime's default lacks: the raw event, which carries the artifact
+//! credentials, is never logged.
 //! Text lines are compact, `LEVEL job=<id> stack=<name> message key=value …`; JSON lines keep
 //! every field and span.
 
@@ -44,22 +45,10 @@ pub enum Format {
     Json,
 }
 
-impl Format {
-    /// Lambda's convention: JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, else text.
-    pub fn from_lambda_env() -> Self {
-        if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-            Self::Json
-        } else {
-            Self::Text
-        }
-    }
-}
-
-/// Installs the subscriber; call once, at start.
-pub fn init(format: Format) {
-    let directives = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".into());
+/// Installs the subscriber, writing `format` at the levels `directives` name (`info` when
+/// `None`, as `RUST_LOG` spells them); call once, at start.
+pub fn init(format: Format, directives: Option<String>) {
+    let directives = directives.unwrap_or_else(|| "info".into());
     let levels = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .parse_lossy(directives.to_lowercase());

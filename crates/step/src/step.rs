@@ -1,0 +1,341 @@
+//! The one step every front runs: its settings and state read, the plan made, the engine
+//! advanced within the front's time budget, and where the deploy stands handed back as one
+//! [`Ended`], whatever happened, a panic included. A front supplies only what is its own
+//! ([`Front`]): how its parameters and state arrive and leave, its words, its budget.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use cfn_deployer_engine::review::Review;
+use cfn_deployer_engine::{
+    catch_panic, request_token, Deployer, FailureKind, InFlight, Outcome, StepError as EngineError,
+};
+use cfn_deployer_params::Params;
+use futures_util::FutureExt as _;
+use tracing::{error, info, Instrument};
+
+use crate::error::{Failing, StepError};
+use crate::prepare::{FileReader, Preparer, Stager};
+use crate::settings::Settings;
+use crate::words::Words;
+
+/// Where a deploy stands after one step, worded for the front that ran it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    /// The stack is deployed (or needed no change, or is deleted).
+    Succeeded {
+        /// The stack's name.
+        stack: String,
+        /// The stack's id.
+        stack_id: String,
+        /// One line for the console.
+        summary: String,
+        /// The stack's outputs (none for a deleted stack).
+        outputs: BTreeMap<String, String>,
+        /// For a change set created for review: what it would change.
+        review: Option<Review>,
+        /// The stack's status, when the step read it.
+        stack_status: Option<String>,
+    },
+    /// An operation is under way; the front hands `flight` to the next step.
+    InProgress {
+        /// What to poll.
+        flight: InFlight,
+        /// One line on the latest progress.
+        summary: String,
+        /// How far the operation is, 0 to 100, when known.
+        percent: Option<u8>,
+    },
+    /// The deploy failed, or the step could not run.
+    Failed {
+        /// What kind of failure.
+        kind: FailureKind,
+        /// Why, and what to do, in the front's words.
+        message: String,
+        /// The stack's id, when there is one.
+        stack_id: Option<String>,
+    },
+}
+
+impl Ended {
+    /// The end of a step that failed with `err`.
+    pub fn from_error<E: Failing>(err: &E) -> Self {
+        Self::Failed {
+            kind: err.kind(),
+            message: err.to_string(),
+            stack_id: err.stack_id(),
+        }
+    }
+
+    fn from_outcome(outcome: Outcome, stack: &str, words: &Words) -> Self {
+        match outcome {
+            Outcome::Succeeded {
+                stack_id,
+                summary,
+                outputs,
+                review,
+                stack_status,
+            } => {
+                info!(%summary, "deploy succeeded");
+                Self::Succeeded {
+                    stack: stack.to_owned(),
+                    stack_id,
+                    summary,
+                    outputs,
+                    review,
+                    stack_status,
+                }
+            }
+            Outcome::InProgress {
+                flight,
+                summary,
+                percent,
+            } => {
+                info!(%summary, "deploy under way");
+                Self::InProgress {
+                    flight,
+                    summary,
+                    percent,
+                }
+            }
+            Outcome::Failed(failure) => {
+                info!(message = %failure.message, "deploy failed");
+                Self::Failed {
+                    kind: failure.kind,
+                    message: words.message(&failure),
+                    stack_id: failure.stack_id,
+                }
+            }
+        }
+    }
+}
+
+/// What a front supplies to the step: how its parameters and state arrive, where its files
+/// lie, what it does once the engine has moved, and how the end leaves as its answer.
+pub trait Front: Sync {
+    /// What one step is asked with: a job, a task.
+    type Arrival: Sync;
+    /// Why the step fails, in the front's words.
+    type Error: From<StepError> + Failing + Send + Sync + 'static;
+    /// The front's files for one step.
+    type Files<'a>: FileReader<Error = Self::Error> + Send
+    where
+        Self: 'a;
+    /// What the front hands back: a report, a task's answer.
+    type Answer;
+
+    /// The front's words.
+    fn words(&self) -> &Words;
+
+    /// The deploy's settings.
+    fn params(&self, arrival: &Self::Arrival) -> Result<Params, Self::Error>;
+
+    /// What every delivery of the same deploy shares: the idempotency token derives from it.
+    fn request_id<'a>(&self, arrival: &'a Self::Arrival) -> &'a str;
+
+    /// Where the last step left the deploy, `None` before the first; bound to `params`' stack.
+    fn flight(
+        &self,
+        arrival: &Self::Arrival,
+        params: &Params,
+    ) -> Result<Option<InFlight>, Self::Error>;
+
+    /// The files of this step.
+    fn files<'a>(&'a self, arrival: &'a Self::Arrival, params: &'a Params) -> Self::Files<'a>;
+
+    /// What the front does once the engine has moved, before it answers: write files, read
+    /// what the answer needs.
+    fn after(
+        &self,
+        arrival: &Self::Arrival,
+        params: &Params,
+        deployer: &Deployer,
+        outcome: &mut Outcome,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// The one place where the end of a step becomes the front's answer.
+    fn answer(&self, arrival: &Self::Arrival, ended: Ended) -> Self::Answer;
+}
+
+/// Runs steps with one deployer and the deployment's settings.
+#[derive(Debug, Clone)]
+pub struct Stepper {
+    deployer: Deployer,
+    settings: Settings,
+    stager: Stager,
+}
+
+impl Stepper {
+    /// A stepper with `settings`, deploying with CloudFormation as they say.
+    pub fn new(settings: Settings) -> Self {
+        let deployer = Deployer::new(aws_sdk_cloudformation::Client::new(&settings.sdk))
+            .with_roles(settings.roles.clone());
+        Self::with_deployer(settings, deployer)
+    }
+
+    /// A stepper with `settings`, deploying with `deployer` (a mocked client, in tests).
+    pub fn with_deployer(settings: Settings, deployer: Deployer) -> Self {
+        let stager = Stager {
+            s3: aws_sdk_s3::Client::from_conf(cfn_deployer_aws::s3_config(&settings.sdk).build()),
+            region: cfn_deployer_aws::region(&settings.sdk).to_owned(),
+            bucket: settings.staging_bucket.clone(),
+        };
+        Self {
+            deployer,
+            settings,
+            stager,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The deployer.
+    pub fn deployer(&self) -> &Deployer {
+        &self.deployer
+    }
+
+    /// An S3 client with the deployer's own role.
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.stager.s3
+    }
+
+    /// Runs one step of what `arrival` asks within `budget` (none: no limit) and answers it.
+    /// Whatever happens in the step, a panic included, ends in an answer.
+    pub fn run<'a, F: Front>(
+        &'a self,
+        front: &'a F,
+        arrival: &'a F::Arrival,
+        budget: Option<Duration>,
+    ) -> impl Future<Output = F::Answer> + Send + 'a
+    where
+        F::Arrival: Sync,
+        F::Answer: 'a,
+    {
+        let words = *front.words();
+        guarded(self.step(front, arrival, budget), move |what| {
+            Ended::Failed {
+                kind: FailureKind::Deploy,
+                message: words.internal_error(&what),
+                stack_id: None,
+            }
+        })
+        .map(move |ended| front.answer(arrival, ended))
+    }
+
+    async fn step<F: Front>(
+        &self,
+        front: &F,
+        arrival: &F::Arrival,
+        budget: Option<Duration>,
+    ) -> Ended {
+        let params = match front.params(arrival) {
+            Ok(params) => params,
+            Err(err) => return Ended::from_error(&err),
+        };
+        let span = tracing::info_span!("deploy", stack = %params.stack);
+        match self
+            .advance(front, arrival, &params, budget)
+            .instrument(span)
+            .await
+        {
+            Ok(ended) => ended,
+            Err(err) => Ended::from_error(&err),
+        }
+    }
+
+    async fn advance<F: Front>(
+        &self,
+        front: &F,
+        arrival: &F::Arrival,
+        params: &Params,
+        budget: Option<Duration>,
+    ) -> Result<Ended, F::Error> {
+        let flight = front.flight(arrival, params)?;
+        let plan = params.plan(&request_token(front.request_id(arrival)));
+        let files = front.files(arrival, params);
+        let inputs = Preparer::new(&files, params, &self.stager);
+        let mut outcome = self
+            .deployer
+            .advance(&plan, &inputs, flight, self.settings.pace, budget)
+            .await
+            .map_err(|e| match e {
+                EngineError::Deploy(e) => F::Error::from(StepError::Deploy(e)),
+                EngineError::Inputs(e) => e,
+            })?;
+        front
+            .after(arrival, params, &self.deployer, &mut outcome)
+            .await?;
+        Ok(Ended::from_outcome(outcome, &params.stack, front.words()))
+    }
+}
+
+/// Runs `work`, turning a panic into `on_panic`'s answer with the message the panic carried:
+/// the one panic guard of every front. (An abort cannot be caught; the template reader's
+/// bounds exist so that none happens.) A plain function, not an `async fn`, so that the
+/// work's large future is not held twice.
+pub fn guarded<T, F>(
+    work: F,
+    on_panic: impl FnOnce(String) -> T + Send,
+) -> impl Future<Output = T> + Send
+where
+    F: Future<Output = T> + Send,
+{
+    catch_panic(work).map(|caught| {
+        caught.unwrap_or_else(|what| {
+            error!(panic = %what, "the step panicked: reporting an internal error");
+            on_panic(what)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cfn_deployer_engine::Remedy;
+
+    const WORDS: Words = Words {
+        remedy: |_: Remedy| "do it again",
+        again: "Run it again",
+        logs: "the tool's logs",
+        id: "the run id",
+    };
+
+    #[tokio::test]
+    async fn a_step_that_panics_is_one_failure_saying_it_is_a_bug() {
+        let ended = guarded(
+            async {
+                let empty: Vec<u8> = Vec::new();
+                // An index out of bounds, as a bug would make.
+                let _ = empty[usize::from(empty.is_empty())];
+                Ended::Failed {
+                    kind: FailureKind::Configuration,
+                    message: "never reached".into(),
+                    stack_id: None,
+                }
+            },
+            |what| Ended::Failed {
+                kind: FailureKind::Deploy,
+                message: WORDS.internal_error(&what),
+                stack_id: None,
+            },
+        )
+        .await;
+        let Ended::Failed { kind, message, .. } = ended else {
+            panic!("{ended:?}")
+        };
+        assert_eq!(kind, FailureKind::Deploy);
+        for part in [
+            "internal error",
+            "index out of bounds",
+            crate::ISSUES_URL,
+            "Run it again;",
+            "the run id from the tool's logs",
+        ] {
+            assert!(message.contains(part), "{part}: {message}");
+        }
+    }
+}
