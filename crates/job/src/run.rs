@@ -169,6 +169,7 @@ impl Front for Pipeline {
                 kind,
                 message,
                 stack_id,
+                ..
             } => Report::Failure {
                 kind: failure_type(kind),
                 message,

@@ -15,6 +15,11 @@ pub trait Failing: std::error::Error {
     fn stack_id(&self) -> Option<String> {
         None
     }
+
+    /// The front's own name for this failure, when its kind does not say enough.
+    fn name(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Why a step fails, whichever front took it.

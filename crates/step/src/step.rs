@@ -55,6 +55,8 @@ pub enum Ended {
         message: String,
         /// The stack's id, when there is one.
         stack_id: Option<String>,
+        /// The front's own name for the failure, when its kind does not say enough.
+        name: Option<&'static str>,
     },
 }
 
@@ -65,6 +67,7 @@ impl Ended {
             kind: err.kind(),
             message: err.to_string(),
             stack_id: err.stack_id(),
+            name: err.name(),
         }
     }
 
@@ -105,6 +108,7 @@ impl Ended {
                     kind: failure.kind,
                     message: words.message(&failure),
                     stack_id: failure.stack_id,
+                    name: None,
                 }
             }
         }
@@ -221,6 +225,7 @@ impl Stepper {
                 kind: FailureKind::Deploy,
                 message: words.internal_error(&what),
                 stack_id: None,
+                name: None,
             }
         })
         .map(move |ended| front.answer(arrival, ended))
@@ -315,12 +320,14 @@ mod tests {
                     kind: FailureKind::Configuration,
                     message: "never reached".into(),
                     stack_id: None,
+                    name: None,
                 }
             },
             |what| Ended::Failed {
                 kind: FailureKind::Deploy,
                 message: WORDS.internal_error(&what),
                 stack_id: None,
+                name: None,
             },
         )
         .await;

@@ -51,6 +51,14 @@ pub enum TaskError {
         #[source]
         source: ArtifactError,
     },
+    /// The state handed to the step follows another stack than the input names.
+    #[error("the deploy state handed to this step follows stack {state}, but the execution input names stack `{input}`: the task is not one this execution's state machine sent")]
+    OtherStack {
+        /// The stack the state follows.
+        state: String,
+        /// The stack the input names.
+        input: String,
+    },
     /// The state the state machine handed back is not one a step wrote.
     #[error("the deploy state handed to this step is not one cfn-deployer wrote ({0}): start the execution again")]
     State(String),
@@ -87,7 +95,7 @@ impl Failing for TaskError {
                 | ArtifactError::TooLarge { .. } => FailureKind::Configuration,
                 _ => FailureKind::Deploy,
             },
-            Self::State(_) => FailureKind::Deploy,
+            Self::State(_) | Self::OtherStack { .. } => FailureKind::Deploy,
             Self::Step(e) => e.kind(),
         }
     }
@@ -95,6 +103,13 @@ impl Failing for TaskError {
     fn stack_id(&self) -> Option<String> {
         match self {
             Self::Step(e) => e.stack_id(),
+            _ => None,
+        }
+    }
+
+    fn name(&self) -> Option<&'static str> {
+        match self {
+            Self::OtherStack { .. } => Some(crate::errors::BAD_TASK),
             _ => None,
         }
     }

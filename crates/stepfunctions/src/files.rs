@@ -79,3 +79,102 @@ impl FileReader for S3Files<'_> {
         Err(TaskError::NoArtifacts("ParameterOverrides"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cfn_deployer_artifact::Location;
+    use cfn_deployer_engine::FailureKind;
+    use cfn_deployer_step::Failing;
+
+    fn file(bucket: &str) -> FileRef {
+        FileRef::S3(S3File {
+            location: Location {
+                bucket: bucket.into(),
+                key: "t.yaml".into(),
+            },
+            inner: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn only_the_template_buckets_are_read_and_never_the_staging_bucket() {
+        // Nothing listens on port 9: a read that reached S3 would fail as a read, not as a
+        // bucket refused.
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::new("a", "b", None, None, "test"),
+            ))
+            .build();
+        let s3 = aws_sdk_s3::Client::new(&sdk);
+        let mut settings = Settings::with_sdk(sdk);
+        settings.staging_bucket = Some("staging".into());
+        settings.template_buckets = Some(vec!["templates".into(), "staging".into()]);
+        let files = S3Files {
+            s3: &s3,
+            settings: &settings,
+        };
+        let other = files
+            .read(&file("other-pipeline"), Role::Template)
+            .await
+            .expect_err("not a template bucket");
+        assert!(
+            matches!(other, TaskError::BucketNotAllowed { .. }),
+            "{other}"
+        );
+        assert_eq!(other.kind(), FailureKind::Permission);
+        let text = other.to_string();
+        assert!(
+            text.contains("`other-pipeline`") && text.contains("CFN_DEPLOYER_TEMPLATE_BUCKETS"),
+            "{text}"
+        );
+        // Listed or not, the staging bucket is never a source.
+        let staged = files
+            .read(&file("staging"), Role::TemplateConfiguration)
+            .await
+            .expect_err("the staging bucket");
+        assert!(
+            matches!(
+                staged,
+                TaskError::StagingBucket {
+                    key: "TemplateConfiguration",
+                    ..
+                }
+            ),
+            "{staged}"
+        );
+        assert_eq!(staged.kind(), FailureKind::Permission);
+        // An allowed bucket is read (and here fails as a read, nothing listening).
+        let read = files
+            .read(&file("templates"), Role::Template)
+            .await
+            .expect_err("nothing listens");
+        assert!(
+            matches!(
+                read,
+                TaskError::Read {
+                    key: "TemplateURL",
+                    ..
+                }
+            ),
+            "{read}"
+        );
+        // Unset, any bucket but the staging bucket may be named.
+        settings.template_buckets = None;
+        let files = S3Files {
+            s3: &s3,
+            settings: &settings,
+        };
+        let read = files.read(&file("other-pipeline"), Role::Template).await;
+        assert!(matches!(read, Err(TaskError::Read { .. })), "{read:?}");
+        let staged = files.read(&file("staging"), Role::Template).await;
+        assert!(
+            matches!(staged, Err(TaskError::StagingBucket { .. })),
+            "{staged:?}"
+        );
+    }
+}

@@ -28,4 +28,6 @@ pub mod errors {
     pub const DEPLOY: &str = "CfnDeployer.DeployFailed";
     /// The CodeBuild build before the deploy failed.
     pub const BUILD: &str = "CfnDeployer.BuildFailed";
+    /// The task is not one the state machine sends: its state follows another stack.
+    pub const BAD_TASK: &str = "CfnDeployer.BadTask";
 }

@@ -89,7 +89,10 @@ impl TaskResult {
     }
 
     fn from_error(err: &TaskError) -> Self {
-        Self::failed(error_name(err.kind()), err.to_string())
+        Self::failed(
+            err.name().unwrap_or(error_name(err.kind())),
+            err.to_string(),
+        )
     }
 }
 
@@ -227,13 +230,22 @@ impl Front for Execution {
         task.execution.rsplit(':').next().unwrap_or(&task.execution)
     }
 
-    fn flight(&self, task: &StepTask, _params: &Params) -> Result<Option<InFlight>, TaskError> {
-        match &task.state {
-            Value::Null => Ok(None),
+    fn flight(&self, task: &StepTask, params: &Params) -> Result<Option<InFlight>, TaskError> {
+        let flight: InFlight = match &task.state {
+            Value::Null => return Ok(None),
             other => serde_json::from_value(other.clone())
-                .map(Some)
-                .map_err(|e| TaskError::State(e.to_string())),
+                .map_err(|e| TaskError::State(e.to_string()))?,
+        };
+        // A task is a payload anyone allowed to invoke the function can send: its state must
+        // follow the input's own stack, or it would read and return another stack's.
+        let named = flight.stack_id.split('/').nth(1);
+        if flight.stack_name != params.stack || named != Some(params.stack.as_str()) {
+            return Err(TaskError::OtherStack {
+                state: flight.stack_id,
+                input: params.stack.clone(),
+            });
         }
+        Ok(Some(flight))
     }
 
     fn files<'a>(&'a self, _task: &'a StepTask, _params: &'a Params) -> S3Files<'a> {
@@ -286,7 +298,12 @@ impl Front for Execution {
                 },
                 Err(e) => TaskResult::from_error(&TaskError::State(e.to_string())),
             },
-            Ended::Failed { kind, message, .. } => TaskResult::failed(error_name(kind), message),
+            Ended::Failed {
+                kind,
+                message,
+                name,
+                ..
+            } => TaskResult::failed(name.unwrap_or(error_name(kind)), message),
             Ended::Succeeded {
                 stack,
                 stack_id,
@@ -391,6 +408,51 @@ mod tests {
         ] {
             assert!(keys.get(key).is_some(), "{key} in {keys}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_state_of_another_stack_is_a_bad_task_and_reads_nothing() {
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks).then_output(|| {
+            aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput::builder()
+                .build()
+        });
+        let deployer = Deployer::new(mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::Sequential,
+            &[&describe]
+        ));
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let tasks = Tasks::new(Stepper::with_deployer(
+            cfn_deployer_step::Settings::with_sdk(sdk),
+            deployer,
+        ));
+        let state = |name: &str, id: &str| {
+            json!({
+                "stack_name": name,
+                "stack_id": format!("arn:aws:cloudformation:us-east-1:111111111111:stack/{id}/5e2c"),
+                "operation": "update",
+                "client_request_token": "cfn-deployer-x",
+                "started": 0
+            })
+        };
+        for state in [state("billing", "billing"), state("app", "billing")] {
+            let task = Task::Step {
+                input: json!({"StackName": "app", "TemplateURL": "s3://b/t.yaml"}),
+                execution: "arn:aws:states:us-east-1:1:execution:m:run".into(),
+                state,
+                build: Value::Null,
+            };
+            let result = tasks.run(task, None).await;
+            let failed = result.failed.clone().expect("refused");
+            assert_eq!(failed.error, errors::BAD_TASK, "{failed:?}");
+            assert!(failed.cause.contains("stack `app`"), "{}", failed.cause);
+            assert_eq!((result.output, result.state), (None, None));
+        }
+        assert_eq!(describe.num_calls(), 0);
     }
 
     #[tokio::test]
