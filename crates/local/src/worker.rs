@@ -76,7 +76,7 @@ impl Worker {
                 &t.version,
             ])
             .args(["--concurrency", &opts.concurrency.to_string()])
-            .args(["--idle-poll-seconds", "0.2"])
+            .args(["--idle-poll-seconds", "1"])
             .args(["--step-seconds", &opts.step_seconds.to_string()]);
         let served = opts
             .worker_query_value

@@ -9,7 +9,10 @@ use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::{Job, JobStatus};
 use aws_sdk_codepipeline::Client;
 use cfn_deployer_job::{job, Rounds, Runner};
+use tokio::sync::watch;
 use tracing::{info, warn, Instrument};
+
+use crate::InFlight;
 
 /// How often a report is sent when CodePipeline cannot be reached (each send already makes
 /// the SDK's own attempts): a worker has no Lambda to deliver the job again.
@@ -25,6 +28,10 @@ pub(crate) struct Claim {
     pub(crate) codepipeline: Client,
     pub(crate) query: Option<String>,
     pub(crate) step_budget: Duration,
+    /// Turns true when a stop is asked for: no claim after it.
+    pub(crate) stop: watch::Receiver<bool>,
+    /// Where the job is listed from its claim to its report.
+    pub(crate) in_flight: InFlight,
 }
 
 /// `AcknowledgeJob` says another worker holds the job: its nonce is stale (`InvalidNonce`) or
@@ -40,6 +47,10 @@ impl Claim {
         let span = tracing::info_span!("job", job_id = %job_id);
         async move {
             let nonce = polled.nonce().unwrap_or_default().to_owned();
+            if *self.stop.borrow() {
+                info!("stop asked for before the claim: leaving the job for CodePipeline to hand out again");
+                return;
+            }
             match self
                 .codepipeline
                 .acknowledge_job()
@@ -49,6 +60,7 @@ impl Claim {
                 .await
             {
                 Ok(out) if out.status() == Some(&JobStatus::InProgress) => {
+                    self.in_flight.add(&job_id);
                     info!("job claimed");
                 }
                 Ok(out) => {
@@ -77,6 +89,7 @@ impl Claim {
                     REPORT_ROUNDS,
                 )
                 .await;
+            self.in_flight.remove(&job_id);
         }
         .instrument(span)
         .await
