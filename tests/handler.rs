@@ -90,6 +90,44 @@ async fn a_finished_update_reports_success_once() {
 }
 
 #[tokio::test]
+async fn every_summary_says_when_the_role_policy_is_off() {
+    for (policy, ends_off) in [
+        (None, true),
+        (Some("arn:aws:iam::111111111111:role/cfn"), false),
+    ] {
+        let done = stack(StackStatus::UpdateComplete);
+        let success = mock!(aws_sdk_codepipeline::Client::put_job_success_result)
+            .match_requests(move |r| {
+                let summary = r
+                    .execution_details()
+                    .and_then(|d| d.summary())
+                    .unwrap_or("");
+                summary.ends_with("; role policy off") == ends_off
+            })
+            .then_output(|| PutJobSuccessResultOutput::builder().build());
+        let mut settings = Settings::with_sdk(sdk());
+        settings.roles.service_role = policy.map(str::to_owned);
+        let deployer = cfn_deployer_engine::Deployer::new(mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::Sequential,
+            &[&done]
+        ))
+        .with_roles(settings.roles.clone());
+        let h = Handler::new(
+            Runner::new(
+                Stepper::with_deployer(settings, deployer),
+                cfn_deployer::WORDS,
+            ),
+            mock_client!(aws_sdk_codepipeline, RuleMode::Sequential, &[&success]),
+        );
+        h.handle(event("codepipeline-job-continuation.json"), None)
+            .await
+            .expect("handled");
+        assert_eq!(success.num_calls(), 1, "policy {policy:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_running_update_continues_with_progress() {
     let running = stack(StackStatus::UpdateInProgress);
     let latest = mock!(aws_sdk_cloudformation::Client::describe_stack_events)

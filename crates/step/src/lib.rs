@@ -18,5 +18,5 @@ pub use budget::{reserve, work_budget};
 pub use error::{Failing, StepError};
 pub use prepare::{FileReader, Preparer, Role, Stager};
 pub use settings::{sdk_config, Env, Settings, SettingsError};
-pub use step::{guarded, Ended, Front, Stepper};
+pub use step::{guarded, Ended, Front, Stepper, POLICY_OFF};
 pub use words::{Words, ISSUES_URL};

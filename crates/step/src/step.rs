@@ -20,6 +20,9 @@ use crate::prepare::{FileReader, Preparer, Stager};
 use crate::settings::Settings;
 use crate::words::Words;
 
+/// The end of every summary while no role policy is set.
+pub const POLICY_OFF: &str = "role policy off";
+
 /// Where a deploy stands after one step, worded for the front that ran it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ended {
@@ -71,7 +74,15 @@ impl Ended {
         }
     }
 
-    fn from_outcome(outcome: Outcome, stack: &str, words: &Words) -> Self {
+    fn from_outcome(outcome: Outcome, stack: &str, words: &Words, policy_off: bool) -> Self {
+        // Said on every step while it is so, for whoever reads the console to see.
+        let summary_of = |summary: String| {
+            if policy_off {
+                format!("{summary}; {POLICY_OFF}")
+            } else {
+                summary
+            }
+        };
         match outcome {
             Outcome::Succeeded {
                 stack_id,
@@ -84,7 +95,7 @@ impl Ended {
                 Self::Succeeded {
                     stack: stack.to_owned(),
                     stack_id,
-                    summary,
+                    summary: summary_of(summary),
                     outputs,
                     review,
                     stack_status,
@@ -98,7 +109,7 @@ impl Ended {
                 info!(%summary, "deploy under way");
                 Self::InProgress {
                     flight,
-                    summary,
+                    summary: summary_of(summary),
                     percent,
                 }
             }
@@ -274,7 +285,12 @@ impl Stepper {
         front
             .after(arrival, params, &self.deployer, &mut outcome)
             .await?;
-        Ok(Ended::from_outcome(outcome, &params.stack, front.words()))
+        Ok(Ended::from_outcome(
+            outcome,
+            &params.stack,
+            front.words(),
+            !self.settings.role_policy_on(),
+        ))
     }
 }
 

@@ -9,6 +9,7 @@
 //! It knows the state machine's task payloads and the execution input's words. It must never
 //! know Lambda's or CodePipeline's: the function hands it the payload and sends back its answer.
 
+mod answer;
 mod build;
 mod error;
 mod files;

@@ -12,7 +12,7 @@ use tracing::{warn, Instrument};
 
 use crate::error::TaskError;
 use crate::files::S3Files;
-use crate::{build, errors, wording};
+use crate::{answer, build, errors, wording};
 
 /// A task of the state machine, as its `Payload` names it under `cfnDeployer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -325,7 +325,7 @@ impl Front for Execution {
                 TaskResult {
                     done: true,
                     summary: Some(summary),
-                    output: Some(output),
+                    output: Some(answer::fit(output, answer::BUDGET)),
                     ..TaskResult::default()
                 }
             }
