@@ -53,6 +53,7 @@ pub fn now_epoch() -> i64 {
 pub struct Deployer {
     cfn: Client,
     roles: RolePolicy,
+    allow_unprotect: bool,
 }
 
 impl Deployer {
@@ -61,7 +62,15 @@ impl Deployer {
         Self {
             cfn,
             roles: RolePolicy::default(),
+            allow_unprotect: false,
         }
+    }
+
+    /// The same deployer, switching a stack's termination protection off when a plan asks
+    /// (`CFN_DEPLOYER_ALLOW_UNPROTECT`); without it such a plan is refused.
+    pub fn with_unprotect(mut self, allowed: bool) -> Self {
+        self.allow_unprotect = allowed;
+        self
     }
 
     /// The same deployer, handing CloudFormation only the roles `policy` allows.

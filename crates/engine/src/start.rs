@@ -93,6 +93,9 @@ impl Deployer {
                 Err(refused) => return Ok(Outcome::Failed(refused)),
             };
             let plan = &applied;
+            if let Some(refused) = stack.as_ref().and_then(|s| self.unprotect_refused(plan, s)) {
+                return Ok(refused);
+            }
             let step = match &stack {
                 None => StartStep::Create,
                 Some(s) => status::on_start(&stack_status(s)),
@@ -320,6 +323,27 @@ impl Deployer {
 
 /// A stack with termination protection is never deleted, by a delete or to replace it: the
 /// failure says so, and the protection stays.
+impl Deployer {
+    /// A plan that would switch a protected stack's termination protection off, refused
+    /// unless the deployment allows it: otherwise anyone who can edit a pipeline could lift
+    /// the protection and then delete the stack.
+    pub(crate) fn unprotect_refused(&self, plan: &Plan, stack: &Stack) -> Option<Outcome> {
+        let lifts = plan.termination_protection == Some(false)
+            && stack.enable_termination_protection() == Some(true);
+        (lifts && !self.allow_unprotect).then(|| {
+            Outcome::Failed(Failure {
+                stack_id: stack.stack_id().map(str::to_owned),
+                kind: crate::FailureKind::Permission,
+                message: format!(
+                    "The deploy sets TerminationProtection to false on stack `{}`, whose protection is on; switching it off from a pipeline needs CFN_DEPLOYER_ALLOW_UNPROTECT=true in the deployer's environment. Nothing was changed",
+                    plan.stack_name
+                ),
+                remedies: Vec::new(),
+            })
+        })
+    }
+}
+
 pub(crate) fn protected(plan: &Plan, stack: &Stack, to: &str) -> Option<Outcome> {
     (stack.enable_termination_protection() == Some(true)).then(|| {
         Outcome::Failed(

@@ -33,6 +33,8 @@ pub struct Settings {
     pub staging_bucket: Option<String>,
     /// The buckets an S3 front may read templates from; `None`: any but the staging bucket.
     pub template_buckets: Option<Vec<String>>,
+    /// Whether a deploy may switch a stack's termination protection off.
+    pub allow_unprotect: bool,
 }
 
 /// A read of the environment: a variable's value, `None` when unset.
@@ -50,7 +52,8 @@ impl Settings {
     /// Reads the settings with `sdk` from `env`: the deployment's variables
     /// `CFN_DEPLOYER_POLL_WITHIN_SECONDS`, `CFN_DEPLOYER_POLL_INTERVAL_SECONDS`,
     /// `CFN_DEPLOYER_SERVICE_ROLE_ARN`, `CFN_DEPLOYER_ALLOWED_ROLE_ARNS`,
-    /// `CFN_DEPLOYER_STAGING_BUCKET` and `CFN_DEPLOYER_TEMPLATE_BUCKETS`.
+    /// `CFN_DEPLOYER_STAGING_BUCKET`, `CFN_DEPLOYER_TEMPLATE_BUCKETS` and
+    /// `CFN_DEPLOYER_ALLOW_UNPROTECT`.
     pub fn from_vars(sdk: SdkConfig, env: Env<'_>) -> Result<Self, SettingsError> {
         let text = |name: &str| {
             env(name)
@@ -69,12 +72,24 @@ impl Settings {
             allowed: list(text("CFN_DEPLOYER_ALLOWED_ROLE_ARNS")),
         };
         let template_buckets = text("CFN_DEPLOYER_TEMPLATE_BUCKETS").map(|v| list(Some(v)));
+        let allow_unprotect = match text("CFN_DEPLOYER_ALLOW_UNPROTECT").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(SettingsError {
+                    name: "CFN_DEPLOYER_ALLOW_UNPROTECT",
+                    value: other.to_owned(),
+                    problem: "must be true or false",
+                })
+            }
+        };
         Ok(Self {
             sdk,
             pace,
             roles,
             staging_bucket: text("CFN_DEPLOYER_STAGING_BUCKET"),
             template_buckets,
+            allow_unprotect,
         })
     }
 
@@ -86,6 +101,7 @@ impl Settings {
             roles: RolePolicy::default(),
             staging_bucket: None,
             template_buckets: None,
+            allow_unprotect: false,
         }
     }
 
@@ -102,6 +118,7 @@ impl Settings {
             service_role = self.roles.service_role.as_deref().unwrap_or(""),
             allowed_roles = self.roles.allowed.len(),
             staging_bucket = self.staging_bucket.as_deref().unwrap_or(""),
+            allow_unprotect = self.allow_unprotect,
             template_buckets = self
                 .template_buckets
                 .as_ref()
@@ -195,6 +212,7 @@ mod tests {
             ("CFN_DEPLOYER_ALLOWED_ROLE_ARNS", "arn:a, arn:b\narn:c"),
             ("CFN_DEPLOYER_STAGING_BUCKET", " staging "),
             ("CFN_DEPLOYER_TEMPLATE_BUCKETS", "t1,t2"),
+            ("CFN_DEPLOYER_ALLOW_UNPROTECT", "true"),
         ])
         .expect("valid");
         assert_eq!(s.pace.poll_within, Duration::from_millis(500));
@@ -210,6 +228,7 @@ mod tests {
             Some(vec!["t1".to_owned(), "t2".to_owned()])
         );
         assert!(s.role_policy_on());
+        assert!(s.allow_unprotect);
     }
 
     #[test]
@@ -228,6 +247,7 @@ mod tests {
             ("CFN_DEPLOYER_POLL_INTERVAL_SECONDS", "0", "more than 0"),
             ("CFN_DEPLOYER_POLL_WITHIN_SECONDS", "-1", "out of range"),
             ("CFN_DEPLOYER_POLL_WITHIN_SECONDS", "1e9", "out of range"),
+            ("CFN_DEPLOYER_ALLOW_UNPROTECT", "yes", "true or false"),
         ] {
             let err = read(&[(name, value)]).expect_err(value);
             let text = err.to_string();

@@ -185,7 +185,8 @@ impl Stepper {
     /// A stepper with `settings`, deploying with CloudFormation as they say.
     pub fn new(settings: Settings) -> Self {
         let deployer = Deployer::new(aws_sdk_cloudformation::Client::new(&settings.sdk))
-            .with_roles(settings.roles.clone());
+            .with_roles(settings.roles.clone())
+            .with_unprotect(settings.allow_unprotect);
         Self::with_deployer(settings, deployer)
     }
 
