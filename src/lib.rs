@@ -91,6 +91,15 @@ impl Handler {
             let task = task.map_err(HandlerError::BadTask)?;
             let budget = work_budget(deadline, SystemTime::now());
             let result = tasks.run(task, budget).await;
+            // A task whose state follows another stack fails the invocation, as a malformed one
+            // does: nothing of it is answered.
+            if let Some(failed) = result
+                .failed
+                .as_ref()
+                .filter(|f| f.error == cfn_deployer_stepfunctions::errors::BAD_TASK)
+            {
+                return Err(HandlerError::BadTask(failed.cause.clone()));
+            }
             return Ok(serde_json::to_value(result).unwrap_or(Value::Null));
         }
         self.handle(event, deadline).await.map(|_| Value::Null)

@@ -442,7 +442,7 @@ fn bad_extended_settings_name_the_key() {
 }
 
 #[test]
-fn the_poll_interval_is_whole_seconds_from_one_to_a_day_as_a_number_or_a_string() {
+fn the_poll_interval_is_whole_seconds_from_five_to_a_day_as_a_number_or_a_string() {
     let input = |v: serde_json::Value| {
         Params::from_execution_input(serde_json::json!({
             "StackName": "a", "TemplateURL": "s3://b/t.yaml", "PollIntervalSeconds": v,
@@ -462,6 +462,8 @@ fn the_poll_interval_is_whole_seconds_from_one_to_a_day_as_a_number_or_a_string(
     );
     for bad in [
         serde_json::json!(0),
+        serde_json::json!(1),
+        serde_json::json!(4),
         serde_json::json!(86_401),
         serde_json::json!(1.5),
         serde_json::json!([]),
@@ -469,7 +471,7 @@ fn the_poll_interval_is_whole_seconds_from_one_to_a_day_as_a_number_or_a_string(
         let err = input(bad.clone()).expect_err("refused");
         assert!(
             err.to_string().contains("`PollIntervalSeconds`")
-                && err.to_string().contains("from 1 to 86400"),
+                && err.to_string().contains("from 5 to 86400"),
             "{bad}: {err}"
         );
     }

@@ -29,6 +29,10 @@ pub const CAPABILITIES: &[&str] = &[
 /// CloudFormation's limit on a stack's tags.
 const MAX_TAGS: usize = 50;
 
+/// The shortest pause between polls a state machine may ask for: with the growing wait, one
+/// execution's 25,000-event history then lasts a day of operation.
+pub const MIN_POLL_INTERVAL: u64 = 5;
+
 /// The longest poll interval a state machine may ask for: a day.
 const MAX_POLL_INTERVAL: u64 = 86_400;
 
@@ -162,7 +166,7 @@ pub(crate) fn execution_input(mut doc: ExecutionInput) -> Result<Params, ParamsE
         front,
         "PollIntervalSeconds",
         doc.poll_interval_seconds,
-        1,
+        MIN_POLL_INTERVAL,
         MAX_POLL_INTERVAL,
     )?;
     Ok(params)

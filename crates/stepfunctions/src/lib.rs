@@ -13,6 +13,7 @@ mod answer;
 mod build;
 mod error;
 mod files;
+mod pace;
 mod task;
 mod wording;
 
@@ -29,6 +30,10 @@ pub mod errors {
     pub const DEPLOY: &str = "CfnDeployer.DeployFailed";
     /// The CodeBuild build before the deploy failed.
     pub const BUILD: &str = "CfnDeployer.BuildFailed";
-    /// The task is not one the state machine sends: its state follows another stack.
+    /// The task is not one the state machine sends: its payload is malformed, or its state
+    /// follows another stack. The function fails the invocation with it.
     pub const BAD_TASK: &str = "CfnDeployer.BadTask";
+    /// What the state machine ends with when a task fails outside the four above (a Lambda
+    /// error, a timeout, a bad task), keeping the cause.
+    pub const INTERNAL: &str = "CfnDeployer.InternalError";
 }

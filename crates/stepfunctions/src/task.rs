@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cfn_deployer_engine::{Deployer, FailureKind, InFlight, Outcome};
+use cfn_deployer_engine::{now_epoch, Deployer, FailureKind, InFlight, Outcome};
 use cfn_deployer_params::{FileRef, Params, S3File};
 use cfn_deployer_step::{guarded, Ended, Failing, Front, Stepper, Words};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use tracing::{warn, Instrument};
 
 use crate::error::TaskError;
 use crate::files::S3Files;
-use crate::{answer, build, errors, wording};
+use crate::{answer, build, errors, pace, wording};
 
 /// A task of the state machine, as its `Payload` names it under `cfnDeployer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -36,6 +36,9 @@ pub enum Task {
         /// The build's result, when one ran.
         #[serde(default)]
         build: Value,
+        /// The input's poll interval, as `prepare` answered it.
+        #[serde(default)]
+        interval: Option<u32>,
     },
     /// Word the failure of the build the state machine caught.
     BuildFailed {
@@ -72,6 +75,9 @@ pub struct TaskResult {
     pub output: Option<Value>,
     /// The pause between polls (from `prepare`).
     pub poll_interval_seconds: Option<u32>,
+    /// The pause before the next poll of an operation under way: the interval, growing with
+    /// the operation's age up to a minute.
+    pub wait_seconds: Option<u64>,
     /// The `startBuild` parameters, when the input asks for a build (from `prepare`).
     pub build: Option<Value>,
 }
@@ -124,6 +130,7 @@ pub(crate) struct StepTask {
     execution: String,
     state: Value,
     build: Value,
+    interval: u32,
 }
 
 /// The Step Functions front of the one step.
@@ -167,6 +174,7 @@ impl Tasks {
                 execution,
                 state,
                 build,
+                interval,
             } => {
                 let span = tracing::info_span!("execution", execution = %execution);
                 let task = StepTask {
@@ -174,6 +182,7 @@ impl Tasks {
                     execution,
                     state,
                     build,
+                    interval: interval.unwrap_or(DEFAULT_POLL_INTERVAL),
                 };
                 let stepper = &self.front.stepper;
                 stepper
@@ -283,7 +292,7 @@ impl Front for Execution {
         Ok(())
     }
 
-    fn answer(&self, _task: &StepTask, ended: Ended) -> TaskResult {
+    fn answer(&self, task: &StepTask, ended: Ended) -> TaskResult {
         match ended {
             Ended::InProgress {
                 flight,
@@ -294,6 +303,10 @@ impl Front for Execution {
                     state: Some(state),
                     summary: Some(summary),
                     percent,
+                    wait_seconds: Some(pace::wait_seconds(
+                        u64::from(task.interval),
+                        u64::try_from(now_epoch() - flight.started).unwrap_or(0),
+                    )),
                     ..TaskResult::default()
                 },
                 Err(e) => TaskResult::from_error(&TaskError::State(e.to_string())),
@@ -371,11 +384,11 @@ mod tests {
     #[test]
     fn prepare_says_how_to_poll_and_what_to_build() {
         let ok = prepare(
-            json!({"StackName": "app", "TemplateURL": "s3://b/t.yaml", "PollIntervalSeconds": 3}),
+            json!({"StackName": "app", "TemplateURL": "s3://b/t.yaml", "PollIntervalSeconds": 7}),
         );
         assert_eq!(
             (ok.poll_interval_seconds, ok.failed.clone()),
-            (Some(3), None)
+            (Some(7), None)
         );
         let built = prepare(
             json!({"StackName": "app", "Build": {"ProjectName": "p", "EnvironmentVariables": {"A": "1"}}}),
@@ -404,6 +417,7 @@ mod tests {
             "percent",
             "output",
             "pollIntervalSeconds",
+            "waitSeconds",
             "build",
         ] {
             assert!(keys.get(key).is_some(), "{key} in {keys}");
@@ -445,6 +459,7 @@ mod tests {
                 execution: "arn:aws:states:us-east-1:1:execution:m:run".into(),
                 state,
                 build: Value::Null,
+                interval: None,
             };
             let result = tasks.run(task, None).await;
             let failed = result.failed.clone().expect("refused");
