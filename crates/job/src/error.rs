@@ -1,12 +1,11 @@
 //! Why a CodePipeline job fails beside the step's own reasons: its event, its token, its
-//! artifacts; and how each kind of failure becomes CodePipeline's failure type.
+//! artifacts; and what kind of failure each is.
 
 use cfn_deployer_artifact::{ArtifactError, Location};
 use cfn_deployer_engine::FailureKind as EngineKind;
 use cfn_deployer_step::{Failing, StepError};
 
 use crate::job::EventError;
-use crate::report::FailureKind;
 use crate::token::TokenError;
 
 /// Why a job fails; each becomes one failure report.
@@ -63,15 +62,6 @@ pub enum JobError {
     /// The step failed for a reason of its own.
     #[error(transparent)]
     Step(Box<StepError>),
-}
-
-/// CodePipeline's failure type for an engine's kind of failure.
-pub fn failure_type(kind: EngineKind) -> FailureKind {
-    match kind {
-        EngineKind::Configuration => FailureKind::Configuration,
-        EngineKind::Permission => FailureKind::Permission,
-        EngineKind::Deploy => FailureKind::JobFailed,
-    }
 }
 
 impl From<StepError> for JobError {

@@ -10,9 +10,8 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use cfn_deployer_aws::{truncate, AwsFault};
+use cfn_deployer_engine::FailureKind as EngineKind;
 use cfn_deployer_step::Failing;
-
-use crate::error::failure_type;
 
 /// CodePipeline's limit on `executionDetails.summary`.
 pub const MAX_SUMMARY: usize = 2048;
@@ -120,6 +119,15 @@ pub fn variables(outputs: BTreeMap<String, String>) -> Option<HashMap<String, St
         kept.insert(key, value);
     }
     (!kept.is_empty()).then_some(kept)
+}
+
+/// CodePipeline's failure type for an engine's kind of failure.
+pub fn failure_type(kind: EngineKind) -> FailureKind {
+    match kind {
+        EngineKind::Configuration => FailureKind::Configuration,
+        EngineKind::Permission => FailureKind::Permission,
+        EngineKind::Deploy => FailureKind::JobFailed,
+    }
 }
 
 impl Report {

@@ -10,10 +10,10 @@ use cfn_deployer_engine::{Deployer, InFlight, Outcome};
 use cfn_deployer_params::Params;
 use cfn_deployer_step::{Ended, Front, Stepper, Words};
 
-use crate::error::{failure_type, JobError};
+use crate::error::JobError;
 use crate::io::{write_output_artifact, JobFiles};
 use crate::job::{Configuration, EventError, Job};
-use crate::report::{deliver, Delivery, Report, ReportError};
+use crate::report::{deliver, failure_type, Delivery, Report, ReportError};
 use crate::token;
 
 /// Runs CodePipeline jobs, one step each, worded for the front that took them.

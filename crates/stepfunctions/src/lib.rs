@@ -13,11 +13,13 @@ mod answer;
 mod build;
 mod error;
 mod files;
+mod front;
 mod pace;
 mod task;
 mod wording;
 
 pub use error::TaskError;
+pub use front::WORDS;
 pub use task::{Failed, Task, TaskResult, Tasks};
 
 /// The error names the execution fails with, by failure kind.

@@ -27,7 +27,7 @@ mod tests {
     use cfn_deployer_engine::Failure;
 
     fn message(failure: &Failure) -> String {
-        crate::task::WORDS.message(failure)
+        crate::WORDS.message(failure)
     }
 
     #[test]
