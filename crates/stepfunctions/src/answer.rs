@@ -1,9 +1,81 @@
-//! The size of the last answer: Step Functions takes at most 256 KiB for a state's input or
-//! output, and the state holds the execution input beside the answer. A deploy's outputs and
-//! change-set details are cut at a budget, with a note on what was left out, so that an
-//! execution whose deploy succeeded never fails on its own answer.
+//! What a task hands back ([`TaskResult`]), always with every key (`null` when unused), since
+//! the state machine's paths fail on a key that is absent; and its size: Step Functions takes
+//! at most 256 KiB for a state's input or output, and the state holds the execution input
+//! beside the answer, so a deploy's outputs and change-set details are cut at a budget, with a
+//! note on what was left out, and an execution whose deploy succeeded never fails on its own
+//! answer.
 
+use cfn_deployer_engine::FailureKind;
+use cfn_deployer_step::Failing;
+use serde::Serialize;
 use serde_json::{Map, Value};
+
+use crate::error::TaskError;
+use crate::errors;
+
+/// Why the execution fails: its `Error` and `Cause`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Failed {
+    /// `CfnDeployer.ConfigurationError`, `…PermissionError`, `…DeployFailed`, `…BuildFailed`.
+    pub error: String,
+    /// The same message a CodePipeline job would get.
+    pub cause: String,
+}
+
+/// What a task hands back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    /// Whether the deploy has ended (succeeded or failed).
+    pub done: bool,
+    /// Why it failed, when it did.
+    pub failed: Option<Failed>,
+    /// Where it stands, to hand to the next step.
+    pub state: Option<Value>,
+    /// One line on the latest progress, for the execution's history.
+    pub summary: Option<String>,
+    /// How far the operation is, 0 to 100, when known.
+    pub percent: Option<u8>,
+    /// The execution's output, once it succeeded.
+    pub output: Option<Value>,
+    /// The pause between polls (from `prepare`).
+    pub poll_interval_seconds: Option<u32>,
+    /// The pause before the next poll of an operation under way: the interval, growing with
+    /// the operation's age up to a minute.
+    pub wait_seconds: Option<u64>,
+    /// The `startBuild` parameters, when the input asks for a build (from `prepare`).
+    pub build: Option<Value>,
+}
+
+impl TaskResult {
+    pub(crate) fn failed(error: &str, cause: String) -> Self {
+        Self {
+            done: true,
+            failed: Some(Failed {
+                error: error.to_owned(),
+                cause,
+            }),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn from_error(err: &TaskError) -> Self {
+        Self::failed(
+            err.name().unwrap_or(error_name(err.kind())),
+            err.to_string(),
+        )
+    }
+}
+
+/// The execution's `Error` for a kind of failure.
+pub(crate) fn error_name(kind: FailureKind) -> &'static str {
+    match kind {
+        FailureKind::Configuration => errors::CONFIGURATION,
+        FailureKind::Permission => errors::PERMISSION,
+        FailureKind::Deploy => errors::DEPLOY,
+    }
+}
 
 /// The most bytes the execution's output (`output`) may take: room is left under 256 KiB for
 /// the execution input and the state machine's own keys.

@@ -7,9 +7,9 @@ use cfn_deployer_step::{Ended, Front, Stepper, Words};
 use serde_json::{json, Value};
 use tracing::warn;
 
+use crate::answer::{error_name, TaskResult};
 use crate::error::TaskError;
 use crate::files::S3Files;
-use crate::task::{error_name, TaskResult};
 use crate::{answer, build, errors, pace, wording};
 
 /// The Step Functions front's words: the execution input's keys, "start the execution again",

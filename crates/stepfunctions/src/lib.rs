@@ -18,9 +18,10 @@ mod pace;
 mod task;
 mod wording;
 
+pub use answer::{Failed, TaskResult};
 pub use error::TaskError;
 pub use front::WORDS;
-pub use task::{Failed, Task, TaskResult, Tasks};
+pub use task::{Task, Tasks};
 
 /// The error names the execution fails with, by failure kind.
 pub mod errors {

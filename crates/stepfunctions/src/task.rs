@@ -1,16 +1,15 @@
-//! The state machine's tasks and their answers. The answer always holds every key (`null`
-//! when unused), because the state machine's paths fail on a key that is absent.
+//! The state machine's tasks: `prepare`, `step` (the one step, through this crate's front of
+//! it) and `build-failed`, each answered once, whatever happens.
 
 use std::time::Duration;
 
-use cfn_deployer_engine::FailureKind;
 use cfn_deployer_params::Params;
-use cfn_deployer_step::{guarded, Failing, Stepper};
-use serde::{Deserialize, Serialize};
+use cfn_deployer_step::{guarded, Stepper};
+use serde::Deserialize;
 use serde_json::Value;
 use tracing::{warn, Instrument};
 
-use crate::error::TaskError;
+use crate::answer::TaskResult;
 use crate::front::{internal_error, Execution, StepTask};
 use crate::{build, errors};
 
@@ -45,70 +44,6 @@ pub enum Task {
         /// What it caught: `{"Error", "Cause"}`.
         error: Value,
     },
-}
-
-/// Why the execution fails: its `Error` and `Cause`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Failed {
-    /// `CfnDeployer.ConfigurationError`, `…PermissionError`, `…DeployFailed`, `…BuildFailed`.
-    pub error: String,
-    /// The same message a CodePipeline job would get.
-    pub cause: String,
-}
-
-/// What a task hands back.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskResult {
-    /// Whether the deploy has ended (succeeded or failed).
-    pub done: bool,
-    /// Why it failed, when it did.
-    pub failed: Option<Failed>,
-    /// Where it stands, to hand to the next step.
-    pub state: Option<Value>,
-    /// One line on the latest progress, for the execution's history.
-    pub summary: Option<String>,
-    /// How far the operation is, 0 to 100, when known.
-    pub percent: Option<u8>,
-    /// The execution's output, once it succeeded.
-    pub output: Option<Value>,
-    /// The pause between polls (from `prepare`).
-    pub poll_interval_seconds: Option<u32>,
-    /// The pause before the next poll of an operation under way: the interval, growing with
-    /// the operation's age up to a minute.
-    pub wait_seconds: Option<u64>,
-    /// The `startBuild` parameters, when the input asks for a build (from `prepare`).
-    pub build: Option<Value>,
-}
-
-impl TaskResult {
-    pub(crate) fn failed(error: &str, cause: String) -> Self {
-        Self {
-            done: true,
-            failed: Some(Failed {
-                error: error.to_owned(),
-                cause,
-            }),
-            ..Self::default()
-        }
-    }
-
-    pub(crate) fn from_error(err: &TaskError) -> Self {
-        Self::failed(
-            err.name().unwrap_or(error_name(err.kind())),
-            err.to_string(),
-        )
-    }
-}
-
-/// The execution's `Error` for a kind of failure.
-pub(crate) fn error_name(kind: FailureKind) -> &'static str {
-    match kind {
-        FailureKind::Configuration => errors::CONFIGURATION,
-        FailureKind::Permission => errors::PERMISSION,
-        FailureKind::Deploy => errors::DEPLOY,
-    }
 }
 
 /// The poll interval when the input names none.
