@@ -1,25 +1,15 @@
-//! A change set's review: every change, its property-level details (before and after, with
-//! `NoEcho` parameters' values redacted), nested stacks' change sets expanded, and a summary
-//! within the pipeline console's limit.
+//! A change set's review as data: every change, its property-level details (before and after,
+//! with `NoEcho` parameters' values redacted), nested stacks' reviews within their parent's, and
+//! its wording (a summary within the pipeline console's limit, a Markdown table). Reading one
+//! from CloudFormation is the change sets' business.
 
 use std::collections::HashSet;
 
-use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{Change, ChangeAction, ChangeSource, ResourceChangeDetail};
-use futures_util::future::BoxFuture;
 use serde::Serialize;
-
-use crate::error::DeployError;
-use crate::Deployer;
 
 /// What a redacted value reads.
 pub const REDACTED: &str = "****";
-
-/// How deep nested stacks' change sets are expanded.
-const MAX_NESTING: usize = 3;
-
-/// Pages of changes read at most (CloudFormation returns up to 100 changes a page).
-const MAX_PAGES: usize = 10;
 
 /// A change set's changes, for a person to review before it is executed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -221,82 +211,6 @@ fn lines_of(review: &Review, prefix: &str, out: &mut Vec<String>) {
                 out,
             );
         }
-    }
-}
-
-impl Deployer {
-    /// The review of a change set, read with its property values, from `first` (its first
-    /// page, already read) on; nested stacks' change sets read too, down to [`MAX_NESTING`]
-    /// levels.
-    pub(crate) fn review<'a>(
-        &'a self,
-        stack: &'a str,
-        change_set: &'a str,
-        depth: usize,
-        first: Option<DescribeChangeSetOutput>,
-    ) -> BoxFuture<'a, Result<Review, DeployError>> {
-        Box::pin(async move {
-            let mut review = Review {
-                change_set_name: change_set.to_owned(),
-                stack_name: stack.to_owned(),
-                ..Review::default()
-            };
-            let mut next: Option<String> = None;
-            let mut secret = HashSet::new();
-            let mut first = first;
-            for page in 0..MAX_PAGES {
-                let out = match first.take() {
-                    Some(out) => out,
-                    None => self
-                        .cfn
-                        .describe_change_set()
-                        .stack_name(stack)
-                        .change_set_name(change_set)
-                        .include_property_values(true)
-                        .set_next_token(next.take())
-                        .send()
-                        .await
-                        .map_err(|e| DeployError::new("DescribeChangeSet", stack, e))?,
-                };
-                if page == 0 {
-                    review.change_set_id = out.change_set_id().map(str::to_owned);
-                    review.change_set_name = out.change_set_name().unwrap_or(change_set).to_owned();
-                    review.stack_name = out.stack_name().unwrap_or(stack).to_owned();
-                    // CloudFormation masks a NoEcho parameter's value as "****".
-                    secret = out
-                        .parameters()
-                        .iter()
-                        .filter(|p| p.parameter_value() == Some(REDACTED))
-                        .filter_map(|p| p.parameter_key().map(str::to_owned))
-                        .collect();
-                }
-                for change in out.changes() {
-                    let Some(mut reviewed) = ReviewChange::of(change, &secret) else {
-                        continue;
-                    };
-                    let nested_id = change
-                        .resource_change()
-                        .and_then(|rc| rc.change_set_id())
-                        .filter(|_| reviewed.resource_type == "AWS::CloudFormation::Stack");
-                    if let (Some(id), true) = (nested_id, depth < MAX_NESTING) {
-                        let physical = change
-                            .resource_change()
-                            .and_then(|rc| rc.physical_resource_id())
-                            .unwrap_or(&reviewed.logical_resource_id)
-                            .to_owned();
-                        let nested = self.review(&physical, id, depth + 1, None).await?;
-                        reviewed.nested = Some(Box::new(nested));
-                    }
-                    review.changes.push(reviewed);
-                }
-                match out.next_token {
-                    Some(t) => next = Some(t),
-                    None => return Ok(review),
-                }
-            }
-            review.more = true;
-            Ok(review)
-        })
     }
 }
 
