@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use aws_sdk_cloudformation::types::StackEvent;
 use cfn_deployer_aws::truncate;
 
+use crate::status::resource_failed;
+
 /// The longest failure explanation kept; CodePipeline caps failure messages at 5,000 characters.
 pub const MAX_EXPLANATION: usize = 4_800;
 
@@ -71,7 +73,7 @@ pub fn failed_nested_stacks(stack_name: &str, events: &[StackEvent]) -> Vec<(Str
             && event.logical_resource_id() != Some(stack_name);
         let failed = event
             .resource_status()
-            .is_some_and(|s| s.as_str().ends_with("_FAILED"));
+            .is_some_and(|s| resource_failed(s.as_str()));
         if let (true, true, Some(logical), Some(physical)) = (
             nested,
             failed,
@@ -100,7 +102,7 @@ pub fn failures(
     for event in events.iter().rev() {
         let failed = event
             .resource_status()
-            .is_some_and(|s| s.as_str().ends_with("_FAILED"));
+            .is_some_and(|s| resource_failed(s.as_str()));
         let is_stack = event.resource_type() == Some(STACK_RESOURCE_TYPE)
             && event.logical_resource_id() == Some(stack_name);
         if is_stack {
