@@ -7,6 +7,7 @@ use aws_sdk_cloudformation::types::StackEvent;
 use cfn_deployer_aws::truncate;
 
 use crate::status::resource_failed;
+use crate::text::fit_lines;
 
 /// The longest failure explanation kept; CodePipeline caps failure messages at 5,000 characters.
 pub const MAX_EXPLANATION: usize = 4_800;
@@ -167,18 +168,14 @@ pub fn explain(
         return truncate(text, MAX_EXPLANATION);
     }
     text.push_str(" Failed resources, root cause first:");
-    let total = causes.len() + consequences.len();
-    for (shown, line) in causes.iter().chain(consequences.iter()).enumerate() {
-        let more = format!("\n… and {} more failed resources", total - shown);
-        if text.chars().count() + line.chars().count() + 3 + more.chars().count() > MAX_EXPLANATION
-        {
-            text.push_str(&more);
-            return truncate(text, MAX_EXPLANATION);
-        }
-        text.push_str("\n- ");
-        text.push_str(line);
-    }
-    truncate(text, MAX_EXPLANATION)
+    // Each line opens its own list item, and the tail a line of its own: nothing joins them.
+    let lines: Vec<String> = causes
+        .iter()
+        .chain(consequences.iter())
+        .map(|line| format!("\n- {line}"))
+        .collect();
+    let more = |rest| format!("\n… and {rest} more failed resources");
+    fit_lines(text, &lines, MAX_EXPLANATION, "", more, true)
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use std::collections::HashSet;
 use aws_sdk_cloudformation::types::{Change, ChangeAction, ChangeSource, ResourceChangeDetail};
 use serde::Serialize;
 
+use crate::text::fit_lines;
+
 /// What a redacted value reads.
 pub const REDACTED: &str = "****";
 
@@ -170,25 +172,9 @@ impl Review {
         } else {
             lines.len().to_string()
         };
-        let mut text = format!("Change set `{}`: {count} change(s): ", self.change_set_name);
-        for (i, line) in lines.iter().enumerate() {
-            let rest = lines.len() - i;
-            let tail = format!("… and {rest} more");
-            let sep = if i == 0 { "" } else { "; " };
-            // Room for this line, and for the tail should the next not fit.
-            if text.chars().count() + sep.len() + line.chars().count() + 2 + tail.chars().count()
-                > max
-                && i + 1 < lines.len()
-                || text.chars().count() + sep.len() + line.chars().count() > max
-            {
-                text.push_str(sep);
-                text.push_str(&tail);
-                return cfn_deployer_aws::truncate(text, max);
-            }
-            text.push_str(sep);
-            text.push_str(line);
-        }
-        cfn_deployer_aws::truncate(text, max)
+        let text = format!("Change set `{}`: {count} change(s): ", self.change_set_name);
+        let more = |rest| format!("… and {rest} more");
+        fit_lines(text, &lines, max, "; ", more, false)
     }
 }
 
