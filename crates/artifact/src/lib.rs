@@ -78,6 +78,12 @@ pub enum ArtifactError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The object holds no bytes: S3 has no range of it to serve.
+    #[error("the object is empty: {location} holds no bytes; check that the stage that produced it wrote the artifact, or upload it again")]
+    Empty {
+        /// The object.
+        location: Location,
+    },
     /// The path asked for could escape the archive root.
     #[error("file `{path}` is not a plain relative path inside the archive: remove `..` and leading `/`")]
     UnsafePath {
@@ -152,11 +158,8 @@ impl Fetcher<'_> {
             c if cfn_deployer_aws::is_access_denied(Some(c), &message) => {
                 ArtifactError::AccessDenied { location, message }
             }
-            // A zero-byte object has no range to satisfy.
-            "InvalidRange" => ArtifactError::NotZip {
-                location,
-                reason: "the object is empty".into(),
-            },
+            // S3 refuses any range of a zero-byte object: it has no bytes to serve.
+            "InvalidRange" => ArtifactError::Empty { location },
             _ => ArtifactError::S3 {
                 location,
                 message: fault.to_text(),
