@@ -378,7 +378,6 @@ impl Deployer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_cloudformation::types::{Change, ChangeAction, Replacement, ResourceChange};
 
     #[test]
     fn empty_change_sets_are_recognised() {
@@ -387,55 +386,6 @@ mod tests {
         assert!(!is_empty_change_set(
             "Template format error: Unresolved resource dependencies [X]"
         ));
-    }
-
-    #[test]
-    fn summaries_name_each_change() {
-        let change =
-            |action: ChangeAction, id: &str, kind: &str, replacement: Option<Replacement>| {
-                Change::builder()
-                    .resource_change(
-                        ResourceChange::builder()
-                            .action(action)
-                            .logical_resource_id(id)
-                            .resource_type(kind)
-                            .set_replacement(replacement)
-                            .build(),
-                    )
-                    .build()
-            };
-        let changes = [
-            change(ChangeAction::Add, "Queue", "AWS::SQS::Queue", None),
-            change(
-                ChangeAction::Modify,
-                "Bucket",
-                "AWS::S3::Bucket",
-                Some(Replacement::True),
-            ),
-            change(ChangeAction::Remove, "Topic", "AWS::SNS::Topic", None),
-        ];
-        let review = |changes: &[Change], more: bool| Review {
-            change_set_name: "release-42".into(),
-            changes: changes
-                .iter()
-                .filter_map(|c| ReviewChange::of(c, &Default::default()))
-                .collect(),
-            more,
-            ..Review::default()
-        };
-        let text = review(&changes, false).summary(2048);
-        assert_eq!(
-            text,
-            "Change set `release-42`: 3 change(s): Add Queue (AWS::SQS::Queue); Modify Bucket (AWS::S3::Bucket), replacement: True; Remove Topic (AWS::SNS::Topic)"
-        );
-        let many: Vec<Change> = changes.iter().cycle().take(300).cloned().collect();
-        let cut = review(&many, true).summary(300);
-        assert!(cut.chars().count() <= 300, "{cut}");
-        assert!(
-            cut.ends_with(" more"),
-            "a cut list says how many more: {cut}"
-        );
-        assert!(cut.contains("… and 29"), "{cut}");
     }
 
     #[test]
