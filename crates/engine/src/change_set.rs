@@ -297,9 +297,7 @@ impl Deployer {
             ),
         ))
     }
-}
 
-impl Deployer {
     /// The review of a change set, read with its property values, from `first` (its first
     /// page, already read) on; nested stacks' change sets read too, down to [`MAX_NESTING`]
     /// levels.
