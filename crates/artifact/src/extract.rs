@@ -63,7 +63,10 @@ impl<'a> Extraction<'a> {
     pub fn step(&mut self) -> Result<Need, ArtifactError> {
         let total = self.view.len();
         if total == 0 {
-            return Err(self.not_zip("the object is empty".into()));
+            // A server that ignores ranges answers an empty object with no bytes, not a refusal.
+            return Err(ArtifactError::Empty {
+                location: self.location.clone(),
+            });
         }
         let config = Config {
             archive_offset: ArchiveOffset::Known(0),

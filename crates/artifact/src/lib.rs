@@ -78,6 +78,12 @@ pub enum ArtifactError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The object holds no bytes: S3 has no range of it to serve.
+    #[error("the object is empty: {location} holds no bytes; check that the stage that produced it wrote the artifact, or upload it again")]
+    Empty {
+        /// The object.
+        location: Location,
+    },
     /// The path asked for could escape the archive root.
     #[error("file `{path}` is not a plain relative path inside the archive: remove `..` and leading `/`")]
     UnsafePath {
@@ -135,28 +141,25 @@ impl Fetcher<'_> {
     ) -> ArtifactError {
         let location = self.location.clone();
         let fault = AwsFault::of(&err);
-        let code = fault.code.clone().unwrap_or_default();
-        let message = fault.message.clone();
+        // A status is read only from an error the service answered; a response that could not
+        // be read stays an S3 failure.
+        let answered = matches!(err, SdkError::ServiceError(_));
         // S3 answers HEAD-style errors without a body, so a 404 or 403 may carry no code.
-        let code = match (code.as_str(), &err) {
-            ("", SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 404 => {
-                "NotFound".to_owned()
-            }
-            ("", SdkError::ServiceError(ctx)) if ctx.raw().status().as_u16() == 403 => {
-                "Forbidden".to_owned()
-            }
-            _ => code,
+        let code = match (fault.code.as_deref().unwrap_or_default(), fault.status) {
+            ("", Some(404)) if answered => "NotFound",
+            ("", Some(403)) if answered => "Forbidden",
+            (code, _) => code,
         };
-        match code.as_str() {
+        match code {
             "NoSuchKey" | "NoSuchBucket" | "NotFound" => ArtifactError::ObjectNotFound { location },
-            c if cfn_deployer_aws::is_access_denied(Some(c), &message) => {
-                ArtifactError::AccessDenied { location, message }
+            c if cfn_deployer_aws::is_access_denied(Some(c), &fault.message) => {
+                ArtifactError::AccessDenied {
+                    location,
+                    message: fault.message.clone(),
+                }
             }
-            // A zero-byte object has no range to satisfy.
-            "InvalidRange" => ArtifactError::NotZip {
-                location,
-                reason: "the object is empty".into(),
-            },
+            // S3 refuses any range of a zero-byte object: it has no bytes to serve.
+            "InvalidRange" => ArtifactError::Empty { location },
             _ => ArtifactError::S3 {
                 location,
                 message: fault.to_text(),

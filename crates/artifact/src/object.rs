@@ -21,8 +21,8 @@ pub async fn read_object(
     };
     let (_, data, total) = match fetch.get(Some(0), limit.saturating_add(1)).await {
         Ok(got) => got,
-        // A zero-byte object has no range to satisfy: it is empty.
-        Err(ArtifactError::NotZip { .. }) => return Ok((Vec::new(), fetch.stats)),
+        // A whole object is read, so an empty one is just no bytes.
+        Err(ArtifactError::Empty { .. }) => return Ok((Vec::new(), fetch.stats)),
         Err(e) => return Err(e),
     };
     if total > limit || data.len() as u64 > limit {

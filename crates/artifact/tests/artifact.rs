@@ -3,7 +3,7 @@
 
 use std::io::{Cursor, Write};
 
-use cfn_deployer_artifact::{read_file, ArtifactError, Location, TAIL_BYTES};
+use cfn_deployer_artifact::{read_file, read_object, ArtifactError, Location, TAIL_BYTES};
 use cfn_deployer_testkit::moto_or_skip;
 use cfn_deployer_testkit::s3::{self, noise, zip};
 use zip::write::SimpleFileOptions;
@@ -164,4 +164,21 @@ async fn encrypted_entries_are_refused() {
         .await
         .expect_err("encrypted");
     assert!(err.to_string().contains("encrypted"), "{err}");
+}
+
+#[tokio::test]
+async fn an_empty_object_is_empty_not_a_broken_zip() {
+    let moto = moto_or_skip!();
+    let client = s3::client(&moto.endpoint);
+    let location = put(&client, Vec::new()).await;
+    let err = read_file(&client, &location, "template.yaml", LIMIT)
+        .await
+        .expect_err("an empty object holds no archive");
+    assert!(matches!(err, ArtifactError::Empty { .. }), "{err:?}");
+    assert!(err.to_string().contains(&location.key), "{err}");
+    // Read whole, as a template or a settings file is, it is no bytes.
+    let (bytes, _) = read_object(&client, &location, LIMIT)
+        .await
+        .expect("an empty object reads as no bytes");
+    assert!(bytes.is_empty());
 }

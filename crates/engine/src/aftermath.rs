@@ -7,6 +7,7 @@ use aws_sdk_cloudformation::types::{StackEvent, StackStatus};
 use crate::flight::Operation;
 use crate::outcome::Remedy;
 use crate::plan::{OnFailure, Plan};
+use crate::status::resource_failed;
 
 /// The alarm among the plan's rollback triggers that the operation's events name.
 /// CloudFormation documents no wording for a rollback caused by a trigger, so its events are
@@ -28,7 +29,7 @@ fn any_failed_resource(stack_name: &str, events: &[StackEvent]) -> bool {
     events.iter().any(|e| {
         e.logical_resource_id() != Some(stack_name)
             && e.resource_status()
-                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+                .is_some_and(|s| resource_failed(s.as_str()))
     })
 }
 

@@ -1,14 +1,19 @@
-//! Change sets: creating one for review (`CHANGE_SET_REPLACE`), with a readable summary of what
-//! it would change, and executing one (`CHANGE_SET_EXECUTE`).
+//! Change sets: creating one for review (`CHANGE_SET_REPLACE`), reading its review (every page,
+//! nested stacks' change sets too) with a readable summary of what it would change, and
+//! executing one (`CHANGE_SET_EXECUTE`).
 
+use std::collections::HashSet;
+
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, ExecutionStatus, StackStatus};
+use futures_util::future::BoxFuture;
 use tracing::info;
 
 use crate::error::{is_missing_change_set, DeployError, StepError};
 use crate::flight::{InFlight, Operation};
 use crate::outcome::{Failure, Outcome, Remedy};
 use crate::plan::{Inputs, Plan};
-use crate::review::Review;
+use crate::review::{Review, ReviewChange, REDACTED};
 use crate::start::{blocked, stack_request, Lazy};
 use crate::status::{self, PollStep, StartStep};
 use crate::{stack_status, Deployer};
@@ -36,6 +41,12 @@ pub fn on_change_set(status: &ChangeSetStatus) -> PollStep {
 
 /// The longest summary a pipeline console shows (CodePipeline's `executionDetails.summary`).
 pub const MAX_SUMMARY: usize = 2048;
+
+/// How deep nested stacks' change sets are expanded.
+const MAX_NESTING: usize = 3;
+
+/// Pages of changes read at most (CloudFormation returns up to 100 changes a page).
+const MAX_PAGES: usize = 10;
 
 impl Deployer {
     /// Creates the change set `name` for `plan` (replacing one of the same name), to be
@@ -286,13 +297,85 @@ impl Deployer {
             ),
         ))
     }
+
+    /// The review of a change set, read with its property values, from `first` (its first
+    /// page, already read) on; nested stacks' change sets read too, down to [`MAX_NESTING`]
+    /// levels.
+    pub(crate) fn review<'a>(
+        &'a self,
+        stack: &'a str,
+        change_set: &'a str,
+        depth: usize,
+        first: Option<DescribeChangeSetOutput>,
+    ) -> BoxFuture<'a, Result<Review, DeployError>> {
+        Box::pin(async move {
+            let mut review = Review {
+                change_set_name: change_set.to_owned(),
+                stack_name: stack.to_owned(),
+                ..Review::default()
+            };
+            let mut next: Option<String> = None;
+            let mut secret = HashSet::new();
+            let mut first = first;
+            for page in 0..MAX_PAGES {
+                let out = match first.take() {
+                    Some(out) => out,
+                    None => self
+                        .cfn
+                        .describe_change_set()
+                        .stack_name(stack)
+                        .change_set_name(change_set)
+                        .include_property_values(true)
+                        .set_next_token(next.take())
+                        .send()
+                        .await
+                        .map_err(|e| DeployError::new("DescribeChangeSet", stack, e))?,
+                };
+                if page == 0 {
+                    review.change_set_id = out.change_set_id().map(str::to_owned);
+                    review.change_set_name = out.change_set_name().unwrap_or(change_set).to_owned();
+                    review.stack_name = out.stack_name().unwrap_or(stack).to_owned();
+                    // CloudFormation masks a NoEcho parameter's value as "****".
+                    secret = out
+                        .parameters()
+                        .iter()
+                        .filter(|p| p.parameter_value() == Some(REDACTED))
+                        .filter_map(|p| p.parameter_key().map(str::to_owned))
+                        .collect();
+                }
+                for change in out.changes() {
+                    let Some(mut reviewed) = ReviewChange::of(change, &secret) else {
+                        continue;
+                    };
+                    let nested_id = change
+                        .resource_change()
+                        .and_then(|rc| rc.change_set_id())
+                        .filter(|_| reviewed.resource_type == "AWS::CloudFormation::Stack");
+                    if let (Some(id), true) = (nested_id, depth < MAX_NESTING) {
+                        let physical = change
+                            .resource_change()
+                            .and_then(|rc| rc.physical_resource_id())
+                            .unwrap_or(&reviewed.logical_resource_id)
+                            .to_owned();
+                        let nested = self.review(&physical, id, depth + 1, None).await?;
+                        reviewed.nested = Some(Box::new(nested));
+                    }
+                    review.changes.push(reviewed);
+                }
+                match out.next_token {
+                    Some(t) => next = Some(t),
+                    None => return Ok(review),
+                }
+            }
+            review.more = true;
+            Ok(review)
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::review::ReviewChange;
-    use aws_sdk_cloudformation::types::{Change, ChangeAction, Replacement, ResourceChange};
 
     #[test]
     fn empty_change_sets_are_recognised() {
@@ -301,55 +384,6 @@ mod tests {
         assert!(!is_empty_change_set(
             "Template format error: Unresolved resource dependencies [X]"
         ));
-    }
-
-    #[test]
-    fn summaries_name_each_change() {
-        let change =
-            |action: ChangeAction, id: &str, kind: &str, replacement: Option<Replacement>| {
-                Change::builder()
-                    .resource_change(
-                        ResourceChange::builder()
-                            .action(action)
-                            .logical_resource_id(id)
-                            .resource_type(kind)
-                            .set_replacement(replacement)
-                            .build(),
-                    )
-                    .build()
-            };
-        let changes = [
-            change(ChangeAction::Add, "Queue", "AWS::SQS::Queue", None),
-            change(
-                ChangeAction::Modify,
-                "Bucket",
-                "AWS::S3::Bucket",
-                Some(Replacement::True),
-            ),
-            change(ChangeAction::Remove, "Topic", "AWS::SNS::Topic", None),
-        ];
-        let review = |changes: &[Change], more: bool| Review {
-            change_set_name: "release-42".into(),
-            changes: changes
-                .iter()
-                .filter_map(|c| ReviewChange::of(c, &Default::default()))
-                .collect(),
-            more,
-            ..Review::default()
-        };
-        let text = review(&changes, false).summary(2048);
-        assert_eq!(
-            text,
-            "Change set `release-42`: 3 change(s): Add Queue (AWS::SQS::Queue); Modify Bucket (AWS::S3::Bucket), replacement: True; Remove Topic (AWS::SNS::Topic)"
-        );
-        let many: Vec<Change> = changes.iter().cycle().take(300).cloned().collect();
-        let cut = review(&many, true).summary(300);
-        assert!(cut.chars().count() <= 300, "{cut}");
-        assert!(
-            cut.ends_with(" more"),
-            "a cut list says how many more: {cut}"
-        );
-        assert!(cut.contains("… and 29"), "{cut}");
     }
 
     #[test]

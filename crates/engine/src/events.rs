@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use aws_sdk_cloudformation::types::StackEvent;
 use cfn_deployer_aws::truncate;
 
+use crate::status::resource_failed;
+use crate::text::fit_lines;
+
 /// The longest failure explanation kept; CodePipeline caps failure messages at 5,000 characters.
 pub const MAX_EXPLANATION: usize = 4_800;
 
@@ -71,7 +74,7 @@ pub fn failed_nested_stacks(stack_name: &str, events: &[StackEvent]) -> Vec<(Str
             && event.logical_resource_id() != Some(stack_name);
         let failed = event
             .resource_status()
-            .is_some_and(|s| s.as_str().ends_with("_FAILED"));
+            .is_some_and(|s| resource_failed(s.as_str()));
         if let (true, true, Some(logical), Some(physical)) = (
             nested,
             failed,
@@ -100,7 +103,7 @@ pub fn failures(
     for event in events.iter().rev() {
         let failed = event
             .resource_status()
-            .is_some_and(|s| s.as_str().ends_with("_FAILED"));
+            .is_some_and(|s| resource_failed(s.as_str()));
         let is_stack = event.resource_type() == Some(STACK_RESOURCE_TYPE)
             && event.logical_resource_id() == Some(stack_name);
         if is_stack {
@@ -165,18 +168,14 @@ pub fn explain(
         return truncate(text, MAX_EXPLANATION);
     }
     text.push_str(" Failed resources, root cause first:");
-    let total = causes.len() + consequences.len();
-    for (shown, line) in causes.iter().chain(consequences.iter()).enumerate() {
-        let more = format!("\n… and {} more failed resources", total - shown);
-        if text.chars().count() + line.chars().count() + 3 + more.chars().count() > MAX_EXPLANATION
-        {
-            text.push_str(&more);
-            return truncate(text, MAX_EXPLANATION);
-        }
-        text.push_str("\n- ");
-        text.push_str(line);
-    }
-    truncate(text, MAX_EXPLANATION)
+    // Each line opens its own list item, and the tail a line of its own: nothing joins them.
+    let lines: Vec<String> = causes
+        .iter()
+        .chain(consequences.iter())
+        .map(|line| format!("\n- {line}"))
+        .collect();
+    let more = |rest| format!("\n… and {rest} more failed resources");
+    fit_lines(text, &lines, MAX_EXPLANATION, "", more, true)
 }
 
 #[cfg(test)]

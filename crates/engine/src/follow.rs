@@ -230,7 +230,7 @@ impl Deployer {
                 listed += 1;
                 if resource
                     .resource_status()
-                    .is_some_and(|s| s.as_str().ends_with("_COMPLETE"))
+                    .is_some_and(|s| status::resource_done(s.as_str()))
                 {
                     done += 1;
                 }

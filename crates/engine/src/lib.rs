@@ -23,6 +23,7 @@ mod roles;
 mod start;
 pub mod status;
 pub mod template;
+mod text;
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,25 +1,17 @@
-//! A change set's review: every change, its property-level details (before and after, with
-//! `NoEcho` parameters' values redacted), nested stacks' change sets expanded, and a summary
-//! within the pipeline console's limit.
+//! A change set's review as data: every change, its property-level details (before and after,
+//! with `NoEcho` parameters' values redacted), nested stacks' reviews within their parent's, and
+//! its wording (a summary within the pipeline console's limit, a Markdown table). Reading one
+//! from CloudFormation is the change sets' business.
 
 use std::collections::HashSet;
 
-use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{Change, ChangeAction, ChangeSource, ResourceChangeDetail};
-use futures_util::future::BoxFuture;
 use serde::Serialize;
 
-use crate::error::DeployError;
-use crate::Deployer;
+use crate::text::fit_lines;
 
 /// What a redacted value reads.
 pub const REDACTED: &str = "****";
-
-/// How deep nested stacks' change sets are expanded.
-const MAX_NESTING: usize = 3;
-
-/// Pages of changes read at most (CloudFormation returns up to 100 changes a page).
-const MAX_PAGES: usize = 10;
 
 /// A change set's changes, for a person to review before it is executed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -180,25 +172,9 @@ impl Review {
         } else {
             lines.len().to_string()
         };
-        let mut text = format!("Change set `{}`: {count} change(s): ", self.change_set_name);
-        for (i, line) in lines.iter().enumerate() {
-            let rest = lines.len() - i;
-            let tail = format!("… and {rest} more");
-            let sep = if i == 0 { "" } else { "; " };
-            // Room for this line, and for the tail should the next not fit.
-            if text.chars().count() + sep.len() + line.chars().count() + 2 + tail.chars().count()
-                > max
-                && i + 1 < lines.len()
-                || text.chars().count() + sep.len() + line.chars().count() > max
-            {
-                text.push_str(sep);
-                text.push_str(&tail);
-                return cfn_deployer_aws::truncate(text, max);
-            }
-            text.push_str(sep);
-            text.push_str(line);
-        }
-        cfn_deployer_aws::truncate(text, max)
+        let text = format!("Change set `{}`: {count} change(s): ", self.change_set_name);
+        let more = |rest| format!("… and {rest} more");
+        fit_lines(text, &lines, max, "; ", more, false)
     }
 }
 
@@ -221,82 +197,6 @@ fn lines_of(review: &Review, prefix: &str, out: &mut Vec<String>) {
                 out,
             );
         }
-    }
-}
-
-impl Deployer {
-    /// The review of a change set, read with its property values, from `first` (its first
-    /// page, already read) on; nested stacks' change sets read too, down to [`MAX_NESTING`]
-    /// levels.
-    pub(crate) fn review<'a>(
-        &'a self,
-        stack: &'a str,
-        change_set: &'a str,
-        depth: usize,
-        first: Option<DescribeChangeSetOutput>,
-    ) -> BoxFuture<'a, Result<Review, DeployError>> {
-        Box::pin(async move {
-            let mut review = Review {
-                change_set_name: change_set.to_owned(),
-                stack_name: stack.to_owned(),
-                ..Review::default()
-            };
-            let mut next: Option<String> = None;
-            let mut secret = HashSet::new();
-            let mut first = first;
-            for page in 0..MAX_PAGES {
-                let out = match first.take() {
-                    Some(out) => out,
-                    None => self
-                        .cfn
-                        .describe_change_set()
-                        .stack_name(stack)
-                        .change_set_name(change_set)
-                        .include_property_values(true)
-                        .set_next_token(next.take())
-                        .send()
-                        .await
-                        .map_err(|e| DeployError::new("DescribeChangeSet", stack, e))?,
-                };
-                if page == 0 {
-                    review.change_set_id = out.change_set_id().map(str::to_owned);
-                    review.change_set_name = out.change_set_name().unwrap_or(change_set).to_owned();
-                    review.stack_name = out.stack_name().unwrap_or(stack).to_owned();
-                    // CloudFormation masks a NoEcho parameter's value as "****".
-                    secret = out
-                        .parameters()
-                        .iter()
-                        .filter(|p| p.parameter_value() == Some(REDACTED))
-                        .filter_map(|p| p.parameter_key().map(str::to_owned))
-                        .collect();
-                }
-                for change in out.changes() {
-                    let Some(mut reviewed) = ReviewChange::of(change, &secret) else {
-                        continue;
-                    };
-                    let nested_id = change
-                        .resource_change()
-                        .and_then(|rc| rc.change_set_id())
-                        .filter(|_| reviewed.resource_type == "AWS::CloudFormation::Stack");
-                    if let (Some(id), true) = (nested_id, depth < MAX_NESTING) {
-                        let physical = change
-                            .resource_change()
-                            .and_then(|rc| rc.physical_resource_id())
-                            .unwrap_or(&reviewed.logical_resource_id)
-                            .to_owned();
-                        let nested = self.review(&physical, id, depth + 1, None).await?;
-                        reviewed.nested = Some(Box::new(nested));
-                    }
-                    review.changes.push(reviewed);
-                }
-                match out.next_token {
-                    Some(t) => next = Some(t),
-                    None => return Ok(review),
-                }
-            }
-            review.more = true;
-            Ok(review)
-        })
     }
 }
 
@@ -353,5 +253,60 @@ fn rows(review: &Review, prefix: &str, md: &mut String) {
         if let Some(nested) = &c.nested {
             rows(nested, &format!("{prefix}{} › ", c.logical_resource_id), md);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::{Change, ChangeAction, Replacement, ResourceChange};
+
+    #[test]
+    fn summaries_name_each_change() {
+        let change =
+            |action: ChangeAction, id: &str, kind: &str, replacement: Option<Replacement>| {
+                Change::builder()
+                    .resource_change(
+                        ResourceChange::builder()
+                            .action(action)
+                            .logical_resource_id(id)
+                            .resource_type(kind)
+                            .set_replacement(replacement)
+                            .build(),
+                    )
+                    .build()
+            };
+        let changes = [
+            change(ChangeAction::Add, "Queue", "AWS::SQS::Queue", None),
+            change(
+                ChangeAction::Modify,
+                "Bucket",
+                "AWS::S3::Bucket",
+                Some(Replacement::True),
+            ),
+            change(ChangeAction::Remove, "Topic", "AWS::SNS::Topic", None),
+        ];
+        let review = |changes: &[Change], more: bool| Review {
+            change_set_name: "release-42".into(),
+            changes: changes
+                .iter()
+                .filter_map(|c| ReviewChange::of(c, &Default::default()))
+                .collect(),
+            more,
+            ..Review::default()
+        };
+        let text = review(&changes, false).summary(2048);
+        assert_eq!(
+            text,
+            "Change set `release-42`: 3 change(s): Add Queue (AWS::SQS::Queue); Modify Bucket (AWS::S3::Bucket), replacement: True; Remove Topic (AWS::SNS::Topic)"
+        );
+        let many: Vec<Change> = changes.iter().cycle().take(300).cloned().collect();
+        let cut = review(&many, true).summary(300);
+        assert!(cut.chars().count() <= 300, "{cut}");
+        assert!(
+            cut.ends_with(" more"),
+            "a cut list says how many more: {cut}"
+        );
+        assert!(cut.contains("… and 29"), "{cut}");
     }
 }

@@ -175,6 +175,27 @@ pub fn on_delete_poll(status: &StackStatus, elapsed: i64) -> PollStep {
     }
 }
 
+/// Whether a resource's status (`CREATE_COMPLETE`, `DELETE_COMPLETE`, …) says its last step
+/// ended. CloudFormation words a resource's status as the step and its state
+/// (`UPDATE_IN_PROGRESS`, `UPDATE_FAILED`), and there are more steps than the SDK names; the
+/// state is the suffix, so the rule reads the text (as a front's view holds it) rather than an
+/// enum.
+pub fn resource_done(status: &str) -> bool {
+    status.ends_with("_COMPLETE")
+}
+
+/// Whether a resource's status (`CREATE_FAILED`, `UPDATE_ROLLBACK_FAILED`, …) says its last
+/// step failed; see [`resource_done`].
+pub fn resource_failed(status: &str) -> bool {
+    status.ends_with("_FAILED")
+}
+
+/// Whether a resource's status (`CREATE_IN_PROGRESS`, `IMPORT_ROLLBACK_IN_PROGRESS`, …) says
+/// it is still being worked on; see [`resource_done`].
+pub fn resource_in_progress(status: &str) -> bool {
+    status.ends_with("_IN_PROGRESS")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +304,28 @@ mod tests {
     fn poll_decisions() {
         for (status, _, want) in table() {
             assert_eq!(on_poll(&status), want, "{status}");
+        }
+    }
+
+    #[test]
+    fn resource_states() {
+        // (status, done, failed, in progress)
+        let table = [
+            ("CREATE_COMPLETE", true, false, false),
+            ("DELETE_COMPLETE", true, false, false),
+            ("UPDATE_ROLLBACK_COMPLETE", true, false, false),
+            ("CREATE_FAILED", false, true, false),
+            ("UPDATE_ROLLBACK_FAILED", false, true, false),
+            ("CREATE_IN_PROGRESS", false, false, true),
+            ("IMPORT_ROLLBACK_IN_PROGRESS", false, false, true),
+            ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", false, false, true),
+            ("DELETE_SKIPPED", false, false, false),
+            ("", false, false, false),
+        ];
+        for (status, done, failed, in_progress) in table {
+            assert_eq!(resource_done(status), done, "{status}");
+            assert_eq!(resource_failed(status), failed, "{status}");
+            assert_eq!(resource_in_progress(status), in_progress, "{status}");
         }
     }
 }
