@@ -112,9 +112,9 @@ impl Deployer {
     ) -> Result<Outcome, StepError<I::Error>> {
         match &plan.action {
             Action::Delete => Ok(self.delete(plan).await?),
-            Action::ChangeSetExecute { change_set } => {
-                Ok(self.execute_change_set(plan, change_set).await?)
-            }
+            Action::ChangeSetExecute { change_set, id } => Ok(self
+                .execute_change_set(plan, change_set, id.as_deref())
+                .await?),
             Action::Deploy { mode } => self.start_deploy(plan, *mode, inputs).await,
             Action::ChangeSetReplace { change_set } => {
                 self.create_change_set(plan, change_set, inputs).await

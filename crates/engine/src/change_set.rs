@@ -195,11 +195,13 @@ impl Deployer {
         })
     }
 
-    /// Executes the change set `name`, to be followed as a create or update.
+    /// Executes the change set `name`, to be followed as a create or update; with `id`, only
+    /// the change set of that id.
     pub(crate) async fn execute_change_set(
         &self,
         plan: &Plan,
         name: &str,
+        id: Option<&str>,
     ) -> Result<Outcome, DeployError> {
         let stack_name = &plan.stack_name;
         let described = self
@@ -226,6 +228,19 @@ impl Deployer {
             }
         };
         let stack_id = out.stack_id().unwrap_or(stack_name).to_owned();
+        if let Some(reviewed) = id.filter(|reviewed| out.change_set_id() != Some(*reviewed)) {
+            // Another change set under the reviewed one's name: made after the review, it was
+            // never approved.
+            return Ok(Outcome::Failed(Failure {
+                stack_id: Some(stack_id),
+                kind: crate::FailureKind::Permission,
+                message: format!(
+                    "Change set `{name}` on stack `{stack_name}` is {}, not {reviewed}, the one the pipeline reviewed: it was replaced after the review, so it is not executed. Review the change set again",
+                    out.change_set_id().unwrap_or("one without an id")
+                ),
+                remedies: Vec::new(),
+            }));
+        }
         let reason = out.status_reason().unwrap_or_default();
         if out.status() == Some(&ChangeSetStatus::Failed) && is_empty_change_set(reason) {
             return Ok(Outcome::Succeeded {
@@ -243,6 +258,9 @@ impl Deployer {
             return Ok(Outcome::Failed(refused));
         }
         if let Some(existing) = &stack {
+            if let Some(refused) = self.unprotect_refused(plan, existing) {
+                return Ok(refused);
+            }
             self.keep_protection(plan, existing).await?;
         }
         let creating = stack
@@ -279,7 +297,8 @@ impl Deployer {
         self.cfn
             .execute_change_set()
             .stack_name(stack_name)
-            .change_set_name(name)
+            // By id when one was reviewed: the very change set checked above.
+            .change_set_name(id.unwrap_or(name))
             .client_request_token(&plan.client_request_token)
             .send()
             .await

@@ -27,6 +27,9 @@ pub enum Action {
     ChangeSetExecute {
         /// The change set's name.
         change_set: String,
+        /// The id (ARN) of the change set reviewed, when the pipeline passes it on: a change
+        /// set of that name with another id is refused.
+        id: Option<String>,
     },
 }
 

@@ -113,7 +113,7 @@ fn the_change_set_variants_name_their_change_set() {
         matches!(action("codepipeline-job-change-set-replace.json"), Action::ChangeSetReplace { change_set, .. } if change_set == "release")
     );
     assert!(
-        matches!(action("codepipeline-job-change-set-execute.json"), Action::ChangeSetExecute { change_set } if change_set == "release")
+        matches!(action("codepipeline-job-change-set-execute.json"), Action::ChangeSetExecute { change_set, id: None } if change_set == "release")
     );
 }
 

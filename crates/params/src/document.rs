@@ -20,6 +20,8 @@ macro_rules! document {
             pub(crate) action_mode: Option<String>,
             #[serde(rename = "ChangeSetName")]
             pub(crate) change_set_name: Option<String>,
+            #[serde(rename = "ChangeSetId")]
+            pub(crate) change_set_id: Option<String>,
             #[serde(rename = "Capabilities")]
             pub(crate) capabilities: Option<Value>,
             #[serde(rename = "ParameterOverrides")]
@@ -53,6 +55,7 @@ macro_rules! document {
                     stack_name: self.stack_name.take(),
                     action_mode: self.action_mode.take(),
                     change_set_name: self.change_set_name.take(),
+                    change_set_id: self.change_set_id.take(),
                     capabilities: self.capabilities.take(),
                     parameter_overrides: self.parameter_overrides.take(),
                     role_arn: self.role_arn.take(),
@@ -77,6 +80,7 @@ pub(crate) struct Shared {
     pub(crate) stack_name: Option<String>,
     pub(crate) action_mode: Option<String>,
     pub(crate) change_set_name: Option<String>,
+    pub(crate) change_set_id: Option<String>,
     pub(crate) capabilities: Option<Value>,
     pub(crate) parameter_overrides: Option<Value>,
     pub(crate) role_arn: Option<String>,

@@ -263,6 +263,23 @@ fn output_file_name(front: Front, name: Option<String>) -> Result<Option<String>
     Ok(name)
 }
 
+/// A change set's id, as CHANGE_SET_REPLACE reports it: `arn:…:cloudformation:…:changeSet/…`.
+fn change_set_id(front: Front, id: Option<String>) -> Result<Option<String>, ParamsError> {
+    let Some(id) = id.map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()) else {
+        return Ok(None);
+    };
+    let arn =
+        id.starts_with("arn:") && id.contains(":cloudformation:") && id.contains(":changeSet/");
+    if !arn || id.len() > 1600 {
+        return Err(bad(
+            front,
+            "ChangeSetId",
+            format!("`{id}` is not a change set's id: pass the ChangeSetId output variable of the CHANGE_SET_REPLACE action, arn:aws:cloudformation:REGION:ACCOUNT:changeSet/NAME/ID"),
+        ));
+    }
+    Ok(Some(id))
+}
+
 /// The settings every front shares, validated; `template` is asked only when the action
 /// deploys one.
 fn shared(
@@ -308,6 +325,7 @@ fn shared(
         Some("CHANGE_SET_EXECUTE") => (
             Action::ChangeSetExecute {
                 change_set: change_set(doc.change_set_name.clone())?,
+                id: change_set_id(front, doc.change_set_id.clone())?,
             },
             None,
         ),
@@ -322,6 +340,13 @@ fn shared(
             ))
         }
     };
+    if doc.change_set_id.is_some() && !matches!(action, Action::ChangeSetExecute { .. }) {
+        return Err(bad(
+            front,
+            "ChangeSetId",
+            "names the change set to execute, so it goes only with ActionMode CHANGE_SET_EXECUTE",
+        ));
+    }
     let mut capabilities = values::string_list(front, "Capabilities", doc.capabilities.clone())?;
     if let Some(unknown) = capabilities
         .iter()

@@ -155,8 +155,17 @@ impl Engine {
     }
 
     pub async fn execute_change_set(&self, name: &str) -> Result<Outcome, DeployError> {
+        self.execute_reviewed(name, None).await
+    }
+
+    pub async fn execute_reviewed(
+        &self,
+        name: &str,
+        id: Option<&str>,
+    ) -> Result<Outcome, DeployError> {
         let action = Action::ChangeSetExecute {
             change_set: name.into(),
+            id: id.map(str::to_owned),
         };
         self.begin(&request(), action).await
     }

@@ -57,7 +57,7 @@ fn mode_name(action: &Action) -> String {
         } => "REPLACE_ON_FAILURE".into(),
         Action::Delete => "DELETE_ONLY".into(),
         Action::ChangeSetReplace { change_set } => format!("CHANGE_SET_REPLACE {change_set}"),
-        Action::ChangeSetExecute { change_set } => format!("CHANGE_SET_EXECUTE {change_set}"),
+        Action::ChangeSetExecute { change_set, .. } => format!("CHANGE_SET_EXECUTE {change_set}"),
     }
 }
 
