@@ -13,8 +13,11 @@ use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use cfn_deployer_artifact::{read_file, Location};
-use cfn_deployer_local::run::{self, End, Options, Source};
-use cfn_deployer_local::server::{Notice, Services};
+use cfn_deployer_local::notice::Notice;
+use cfn_deployer_local::options::{Options, Source};
+use cfn_deployer_local::outcome::End;
+use cfn_deployer_local::run;
+use cfn_deployer_local::server::Services;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -302,7 +305,7 @@ async fn main() {
         };
         let summary = run::run(&sdk, &opts).await.expect("deploy");
         let outcome = match &summary.end {
-            End::Reported(cfn_deployer_local::server::JobResult::Failed { kind, .. }) => {
+            End::Reported(cfn_deployer_local::outcome::JobResult::Failed { kind, .. }) => {
                 kind.clone()
             }
             other => format!("{other:?}"),

@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{Credentials, Region};
 use cfn_deployer_local::codepipeline::ActionType;
+use cfn_deployer_local::notice::Notice;
+use cfn_deployer_local::options::{Front, Options, Source, WorkerOptions};
+use cfn_deployer_local::outcome::{End, JobResult};
 use cfn_deployer_local::proxy::Fault;
-use cfn_deployer_local::run::{self, End, Options, Source};
-use cfn_deployer_local::server::{JobResult, Notice, Services};
-use cfn_deployer_local::worker::WorkerOptions;
+use cfn_deployer_local::run;
+use cfn_deployer_local::server::Services;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -179,7 +181,7 @@ async fn fifty(
         endpoint: Some(endpoint.to_owned()),
         // Each create takes 3 s: a deploy of a few seconds.
         faults: vec!["CreateStack:delay=3:50".parse::<Fault>().expect("fault")],
-        worker: Some(WorkerOptions {
+        front: Front::Worker(WorkerOptions {
             binary: binary.to_path_buf(),
             workers,
             action_type: action_type(),

@@ -2,14 +2,14 @@
 //! times out, its logs forwarded, its start time and peak memory measured.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
-use crate::run::{io, LocalError};
+use crate::child::{peak_rss_kib, spawn, Stdout};
+use crate::error::{io, LocalError};
+use crate::server::Services;
 use crate::view::View;
 
 /// The function process, restarted when it dies or times out, as Lambda would.
@@ -21,13 +21,6 @@ pub(crate) struct Function {
     pub(crate) spawned: Option<Instant>,
     pub(crate) cold_start: Option<Duration>,
     pub(crate) peak_rss_kib: Option<u64>,
-}
-
-/// A process's peak resident set (`VmHWM`), in KiB, from `/proc`; `None` off Linux.
-pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl Function {
@@ -46,19 +39,16 @@ impl Function {
 
     pub(crate) fn ensure_running(&mut self) -> Result<&mut Child, LocalError> {
         if self.child.is_none() {
-            let mut child = Command::new(&self.binary)
-                .envs(self.env.iter().cloned())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(io(format!(
-                    "starting the function {}",
-                    self.binary.display()
-                )))?;
-            forward(child.stdout.take(), "λ".into(), self.view.clone());
-            forward(child.stderr.take(), "λ".into(), self.view.clone());
+            let child = spawn(
+                Command::new(&self.binary).envs(self.env.iter().cloned()),
+                "λ",
+                &self.view,
+                Stdout::Forward,
+            )
+            .map_err(io(format!(
+                "starting the function {}",
+                self.binary.display()
+            )))?;
             self.child = Some(child);
             self.spawned = Some(Instant::now());
         }
@@ -84,19 +74,28 @@ impl Function {
     }
 }
 
-/// Hands a process's log lines to the view, after `name` (`λ` for the function, `w1` for a
-/// worker, `sf` for the interpreter).
-pub(crate) fn forward<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
-    stream: Option<R>,
-    name: String,
-    view: crate::view::View,
-) {
-    if let Some(stream) = stream {
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                view.log(&name, &line);
-            }
-        });
+/// The environment Lambda gives the function: the Runtime API, its name and size.
+pub(crate) fn runtime_env(services: &Services, duplicate: bool) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "AWS_LAMBDA_RUNTIME_API".to_owned(),
+            services.addr().to_string(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_NAME".to_owned(),
+            "cfn-deployer".to_owned(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
+            "$LATEST".to_owned(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+            "128".to_owned(),
+        ),
+    ];
+    if duplicate {
+        env.push(("AWS_LAMBDA_MAX_CONCURRENCY".to_owned(), "2".to_owned()));
     }
+    env
 }

@@ -10,9 +10,11 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::function::Function;
-use crate::run::LocalError;
-use crate::server::{Invocation, InvokeReply, InvokeRequest, Notice, Services};
+use crate::error::{io, LocalError};
+use crate::function::{runtime_env, Function};
+use crate::notice::Notice;
+use crate::server::{Invocation, InvokeReply, InvokeRequest, Services};
+use crate::view::View;
 
 /// The function, answering Invoke calls.
 pub(crate) struct Host {
@@ -141,14 +143,14 @@ pub async fn serve(
     binary: std::path::PathBuf,
     port: u16,
     timeout: Duration,
-    view: crate::view::View,
+    view: View,
 ) -> Result<(), LocalError> {
     let (services, mut notices) = Services::start_on(port)
         .await
-        .map_err(crate::run::io(format!("listening on 127.0.0.1:{port}")))?;
+        .map_err(io(format!("listening on 127.0.0.1:{port}")))?;
     services.deadline_as_cargo_lambda();
     let mut invokes = services.take_invocations();
-    let env = crate::lambda::runtime_env(&services, false);
+    let env = runtime_env(&services, false);
     let mut host = Host::new(Function::new(binary, env, view.clone()), timeout);
     view.note(format!(
         "Lambda Invoke API at http://{}/2015-03-31/functions/cfn-deployer/invocations; Ctrl-C to stop",

@@ -13,10 +13,15 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
+use crate::error::LocalError;
 use crate::function::Function;
 use crate::host::Host;
-use crate::run::{End, LocalError, Options, Stage, Summary};
-use crate::server::{Invocation, JobResult, Notice, Services};
+use crate::job::{continued, short};
+use crate::notice::Notice;
+use crate::options::Options;
+use crate::outcome::{End, JobResult, Summary};
+use crate::server::{Invocation, Services};
+use crate::stage::Stage;
 
 /// Lambda tries an asynchronous event this many times in all before giving up.
 const LAMBDA_ATTEMPTS: usize = 3;
@@ -114,39 +119,6 @@ impl SavedEvent {
     }
 }
 
-/// The environment Lambda gives the function: the Runtime API, its name and size.
-pub(crate) fn runtime_env(services: &Services, duplicate: bool) -> Vec<(String, String)> {
-    let mut env = vec![
-        (
-            "AWS_LAMBDA_RUNTIME_API".to_owned(),
-            services.addr().to_string(),
-        ),
-        (
-            "AWS_LAMBDA_FUNCTION_NAME".to_owned(),
-            "cfn-deployer".to_owned(),
-        ),
-        (
-            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
-            "$LATEST".to_owned(),
-        ),
-        (
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
-            "128".to_owned(),
-        ),
-    ];
-    if duplicate {
-        env.push(("AWS_LAMBDA_MAX_CONCURRENCY".to_owned(), "2".to_owned()));
-    }
-    env
-}
-
-/// [`runtime_env`] and the run's endpoints.
-pub(crate) fn function_env(stage: &Stage, opts: &Options) -> Vec<(String, String)> {
-    let mut env = runtime_env(&stage.services, opts.duplicate);
-    env.extend(stage.env.iter().cloned());
-    env
-}
-
 /// Where the jobs go.
 enum Runtime {
     /// The function binary, started here.
@@ -220,7 +192,7 @@ pub(crate) async fn run(mut stage: Stage, opts: &Options) -> Result<Summary, Loc
         None => Runtime::Process(Host::new(
             Function::new(
                 opts.function.clone(),
-                function_env(&stage, opts),
+                stage.function_env(opts.duplicate),
                 opts.view.clone(),
             ),
             opts.invocation_timeout,
@@ -285,11 +257,6 @@ pub(crate) async fn run(mut stage: Stage, opts: &Options) -> Result<Summary, Loc
         summary.peak_rss_kib = host.function.peak_rss_kib;
     }
     Ok(summary)
-}
-
-/// A job id's first eight characters, enough to tell jobs apart on a line.
-pub(crate) fn short(job_id: &str) -> &str {
-    job_id.get(..8).unwrap_or(job_id)
 }
 
 /// Waits for the function process to exit; never, for a remote runtime.
@@ -399,27 +366,4 @@ async fn deliver(
     Ok(End::NotReported(format!(
         "Lambda gave up after {LAMBDA_ATTEMPTS} attempts ({last_error}); CodePipeline would wait until the action times out"
     )))
-}
-
-/// A continuation reported: shown, and the action given up (as CodePipeline would time it
-/// out) once its `jobs` are past `--max-continuations`.
-pub(crate) fn continued(
-    opts: &Options,
-    jobs: usize,
-    summary: Option<String>,
-    percent_complete: Option<i64>,
-) -> Option<End> {
-    let percent = percent_complete
-        .map(|p| format!(" ({p}%)"))
-        .unwrap_or_default();
-    opts.view.progress(format!(
-        "continue: {}{percent}",
-        summary.unwrap_or_default()
-    ));
-    (jobs > opts.max_continuations).then(|| {
-        End::NotReported(format!(
-            "the job was still running after {} continuations; CodePipeline would time the action out",
-            opts.max_continuations
-        ))
-    })
 }

@@ -5,13 +5,21 @@
 //! function and the worker from outside, as AWS would, through their public interfaces.
 
 pub mod archive;
+mod child;
 pub mod codepipeline;
+pub mod error;
 mod function;
 pub mod host;
+mod job;
 pub mod lambda;
+pub mod notice;
+pub mod options;
+pub mod outcome;
 pub mod proxy;
 pub mod run;
+pub mod s3;
 pub mod server;
 pub mod sfn;
+pub mod stage;
 pub mod view;
 pub mod worker;

@@ -16,8 +16,13 @@ use axum::Router;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::codepipeline::{self, ActionType, Book};
+use crate::codepipeline::{self, ActionType};
+use crate::notice::{Notice, Notifier};
 use crate::proxy::Fault;
+
+/// The function's ARN here: what the Runtime API tells the function it is, and what the state
+/// machine's `${DeployerFunctionArn}` stands for.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfn-deployer";
 
 /// One invocation of the function, as the Runtime API hands it out.
 #[derive(Debug, Clone)]
@@ -28,79 +33,6 @@ pub struct Invocation {
     pub event: Value,
     /// How long the function may run.
     pub timeout: Duration,
-}
-
-/// What the function reported for a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobResult {
-    /// `PutJobSuccessResult`.
-    Succeeded {
-        /// Set when the job continues.
-        continuation_token: Option<String>,
-        /// `executionDetails.summary`.
-        summary: Option<String>,
-        /// `executionDetails.externalExecutionId`.
-        external_id: Option<String>,
-        /// `outputVariables`.
-        output_variables: Option<Value>,
-        /// `executionDetails.percentComplete`.
-        percent_complete: Option<i64>,
-    },
-    /// `PutJobFailureResult`.
-    Failed {
-        /// `failureDetails.type`.
-        kind: String,
-        /// `failureDetails.message`.
-        message: String,
-        /// `failureDetails.externalExecutionId`.
-        external_id: Option<String>,
-    },
-}
-
-/// Something the services saw, in the order they saw it.
-#[derive(Debug, Clone)]
-pub enum Notice {
-    /// A job got its result.
-    Reported {
-        /// The job.
-        job_id: String,
-        /// Its result.
-        result: JobResult,
-    },
-    /// A CodePipeline call was refused.
-    Refused {
-        /// The job, when the call named one.
-        job_id: Option<String>,
-        /// The operation.
-        operation: String,
-        /// The error code returned.
-        code: &'static str,
-        /// The message returned.
-        message: String,
-    },
-    /// A custom-action job was handed to a worker by `PollForJobs`.
-    Dispatched {
-        /// The job.
-        job_id: String,
-    },
-    /// A worker claimed a job with its nonce.
-    Acknowledged {
-        /// The job.
-        job_id: String,
-    },
-    /// The function finished an invocation.
-    InvocationDone {
-        /// The request id.
-        request_id: String,
-        /// The error the function returned, if any.
-        error: Option<String>,
-        /// What the function answered, when it did.
-        response: Option<String>,
-    },
-    /// The function asked for its next invocation: it is up and idle.
-    Ready,
-    /// The function failed to start.
-    InitError(String),
 }
 
 /// A call of the Lambda Invoke API, for whoever plays the function to answer.
@@ -122,24 +54,20 @@ pub enum InvokeReply {
     FunctionError(String),
 }
 
-pub(crate) struct Shared {
-    book: Mutex<Book>,
+/// What the handlers share: the CodePipeline service, and the Runtime and Invoke APIs' queues.
+struct Shared {
+    codepipeline: codepipeline::Service,
     invokes: Mutex<Option<mpsc::UnboundedSender<InvokeRequest>>>,
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
-    notices: mpsc::UnboundedSender<Notice>,
+    notices: Notifier,
     /// Send `lambda-runtime-deadline-ms` as `cargo lambda watch` does: a constant, not an epoch
     /// time.
     constant_deadline: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
-    pub(crate) fn book(&self) -> std::sync::MutexGuard<'_, Book> {
-        self.book.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn notify(&self, notice: Notice) {
-        // The receiver lives as long as the run; after it, nobody is listening.
-        let _ = self.notices.send(notice);
+    fn notify(&self, notice: Notice) {
+        self.notices.notify(notice);
     }
 }
 
@@ -160,12 +88,12 @@ impl Services {
     /// Starts the services on loopback `port` (0 for a free one).
     pub async fn start_on(port: u16) -> std::io::Result<(Self, mpsc::UnboundedReceiver<Notice>)> {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
-        let (notice_tx, notice_rx) = mpsc::unbounded_channel();
+        let (notices, notice_rx) = Notifier::channel();
         let shared = Arc::new(Shared {
-            book: Mutex::default(),
+            codepipeline: codepipeline::Service::new(notices.clone()),
             invokes: Mutex::default(),
             queue: tokio::sync::Mutex::new(queue_rx),
-            notices: notice_tx,
+            notices,
             constant_deadline: std::sync::atomic::AtomicBool::new(false),
         });
         let app = Router::new()
@@ -206,22 +134,28 @@ impl Services {
 
     /// Registers a new job, in progress, as a Lambda Invoke action's job is.
     pub fn add_job(&self, job_id: &str) {
-        self.shared.book().add_job(job_id);
+        self.shared.codepipeline.book().add_job(job_id);
     }
 
     /// Registers a custom action type, as `CreateCustomActionType` does.
     pub fn register_action_type(&self, action_type: &ActionType) {
-        self.shared.book().register(action_type.clone());
+        self.shared
+            .codepipeline
+            .book()
+            .register(action_type.clone());
     }
 
     /// Queues a custom-action job for a worker to poll, claim and run.
     pub fn queue_job(&self, job_id: &str, action_type: &ActionType, data: Value) {
-        self.shared.book().queue(job_id, action_type, data);
+        self.shared
+            .codepipeline
+            .book()
+            .queue(job_id, action_type, data);
     }
 
     /// Faults for the CodePipeline API's own operations, for their first N calls each.
     pub fn set_faults(&self, faults: Vec<Fault>) {
-        self.shared.book().set_faults(faults);
+        self.shared.codepipeline.book().set_faults(faults);
     }
 
     /// Hands out deadlines as `cargo lambda watch` does, a constant 600000 ms (in 1970 read as
@@ -245,13 +179,13 @@ impl Services {
 
     /// Calls to the CodePipeline API so far, by operation.
     pub fn calls(&self) -> BTreeMap<String, u64> {
-        self.shared.book().calls()
+        self.shared.codepipeline.book().calls()
     }
 
     /// A handle to say something as the services would, for a task that sees it first (an
     /// invocation through another runtime's Invoke API ending, say).
-    pub(crate) fn notifier(&self) -> Arc<Shared> {
-        self.shared.clone()
+    pub(crate) fn notifier(&self) -> Notifier {
+        self.shared.notices.clone()
     }
 
     /// Queues an invocation for the function to pick up.
@@ -301,7 +235,7 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
     set("lambda-runtime-deadline-ms", deadline.to_string());
     set(
         "lambda-runtime-invoked-function-arn",
-        crate::sfn::FUNCTION_ARN.to_owned(),
+        FUNCTION_ARN.to_owned(),
     );
     set(
         "lambda-runtime-trace-id",
@@ -413,7 +347,7 @@ async fn codepipeline(
         .to_owned();
     let parsed = serde_json::from_slice::<Value>(&body);
     let result = match &parsed {
-        Ok(body) => codepipeline::call(&shared, &target, body).await,
+        Ok(body) => codepipeline::call(&shared.codepipeline, &target, body).await,
         Err(e) => Err(codepipeline::serialization(e)),
     };
     match result {

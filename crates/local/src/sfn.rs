@@ -3,8 +3,6 @@
 //! Step Functions), whose Lambda tasks call the Lambda Invoke API this pipeline serves, which
 //! runs them on the real function binary through the Runtime API.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -12,50 +10,15 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use crate::function::{forward, Function};
+use crate::child::{spawn, Stdout};
+use crate::error::{io, LocalError};
+use crate::function::Function;
 use crate::host::Host;
-use crate::run::{io, End, LocalError, Options, Stage, Summary};
-use crate::server::{JobResult, Notice};
-
-/// The function's ARN here: what the definition's `${DeployerFunctionArn}` stands for, and
-/// what the Runtime API tells the function it is.
-pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfn-deployer";
-
-/// Which interpreter runs the state machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interpreter {
-    /// npm `aws-local-stepfunctions`, with its task overrides for CodeBuild.
-    Local,
-    /// moto's Step Functions (`execute_state_machine`), in a moto of its own.
-    Moto,
-}
-
-/// What the mocked CodeBuild build does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BuildMock {
-    /// It succeeds, exporting the uploaded artifact's template as `TEMPLATE_URL`.
-    Succeeds,
-    /// It fails in its BUILD phase.
-    Fails,
-}
-
-/// How to run the execution.
-#[derive(Debug, Clone)]
-pub struct StepFunctionsOptions {
-    /// The interpreter.
-    pub interpreter: Interpreter,
-    /// The state machine's definition (`statemachine/deploy.asl.json`).
-    pub definition: PathBuf,
-    /// Where the interpreters' runners (`run-local.mjs`, `run-moto.py`) lie.
-    pub runners: PathBuf,
-    /// The execution input. Without `TemplateURL` or `Build`, the uploaded artifact's
-    /// `template_file` becomes its `TemplateURL`.
-    pub input: Value,
-    /// The template's path inside the uploaded artifact.
-    pub template_file: String,
-    /// Run a mocked build first, as the input's `Build` asks.
-    pub build: Option<BuildMock>,
-}
+use crate::notice::Notice;
+use crate::options::{BuildMock, Interpreter, Options, StepFunctionsOptions};
+use crate::outcome::{End, JobResult, Summary};
+use crate::server::FUNCTION_ARN;
+use crate::stage::Stage;
 
 /// The execution input, with the uploaded artifact as its template when it names none.
 fn input(stage: &Stage, s: &StepFunctionsOptions) -> (Value, String) {
@@ -64,26 +27,6 @@ fn input(stage: &Stage, s: &StepFunctionsOptions) -> (Value, String) {
         stage.location.bucket, stage.location.key, s.template_file
     );
     (s.input_with(&url), url)
-}
-
-impl StepFunctionsOptions {
-    /// The execution input as it will run: a mocked build's `Build` added when asked for, and
-    /// `template_url` as its `TemplateURL` when it names no template of its own.
-    pub fn input_with(&self, template_url: &str) -> Value {
-        let mut input = self.input.clone();
-        if let Value::Object(map) = &mut input {
-            if self.build.is_some() && !map.contains_key("Build") {
-                map.insert(
-                    "Build".into(),
-                    json!({"ProjectName": "local-build", "EnvironmentVariables": {"STAGE": "local"}}),
-                );
-            }
-            if !map.contains_key("TemplateURL") && !map.contains_key("Build") {
-                map.insert("TemplateURL".into(), Value::String(template_url.to_owned()));
-            }
-        }
-        input
-    }
 }
 
 /// The mocks for `aws-local-stepfunctions`: the build's result, and no real waiting.
@@ -168,16 +111,9 @@ pub(crate) async fn run(
             c
         }
     };
-    let mut child = interpreter
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(io(
-            "starting the Amazon States Language interpreter (node or python3)",
-        ))?;
-    forward(child.stderr.take(), "sf".into(), opts.view.clone());
+    let mut child = spawn(&mut interpreter, "sf", &opts.view, Stdout::Keep).map_err(io(
+        "starting the Amazon States Language interpreter (node or python3)",
+    ))?;
     let mut lines = BufReader::new(
         child
             .stdout
@@ -189,7 +125,7 @@ pub(crate) async fn run(
     let mut host = Host::new(
         Function::new(
             opts.function.clone(),
-            crate::lambda::function_env(&stage, opts),
+            stage.function_env(opts.duplicate),
             opts.view.clone(),
         ),
         opts.invocation_timeout,

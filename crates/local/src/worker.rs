@@ -2,52 +2,22 @@
 //! real worker binaries to poll, claim and report, as CodePipeline queues a custom action's
 //! jobs; continuation jobs are queued again until a job ends the action.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
-use crate::codepipeline::ActionType;
-use crate::function::{forward, peak_rss_kib};
-use crate::run::{io, End, LocalError, Options, Stage, Summary};
-use crate::server::{JobResult, Notice};
+use crate::child::{peak_rss_kib, spawn, Stdout};
+use crate::error::{io, LocalError};
+use crate::job::{continued, short};
+use crate::notice::Notice;
+use crate::options::{Options, WorkerOptions};
+use crate::outcome::{End, JobResult, Summary};
+use crate::stage::Stage;
 
 /// How long a stopping worker may take, as the worker promises: its jobs' steps, then exit.
 const STOP_GRACE: Duration = Duration::from_secs(30);
-
-/// How to play the custom action.
-#[derive(Debug, Clone)]
-pub struct WorkerOptions {
-    /// The worker binary (`cfn-deployer-worker`).
-    pub binary: PathBuf,
-    /// How many workers poll at once.
-    pub workers: usize,
-    /// The custom action type the jobs are of.
-    pub action_type: ActionType,
-    /// The value of the action type's queryable property in the job, when it has one.
-    pub query_value: Option<String>,
-    /// The value the workers poll for, when it differs from the job's (to see a job nobody
-    /// serves).
-    pub worker_query_value: Option<String>,
-    /// The action's configuration properties.
-    pub configuration: BTreeMap<String, String>,
-    /// Jobs each worker runs at once.
-    pub concurrency: u16,
-    /// Seconds one step of a job may take in a worker.
-    pub step_seconds: f64,
-    /// Stop the first worker with SIGTERM this long after it claims the first job, then start
-    /// a fresh one in its place.
-    pub stop_after: Option<Duration>,
-    /// How long a queued job may wait for a worker before the run gives up.
-    pub pickup_timeout: Duration,
-    /// How many actions run at once, each deploying its own stack (`StackName-1`, `-2`, …):
-    /// a pipeline with that many parallel actions of this type.
-    pub parallel: usize,
-}
 
 /// One worker process.
 struct Worker {
@@ -85,16 +55,13 @@ impl Worker {
         if let (Some(key), Some(value)) = (&t.queryable, served) {
             command.args(["--query", &format!("{key}={value}")]);
         }
-        let mut child = command
-            .envs(env.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(io(format!("starting the worker {}", opts.binary.display())))?;
-        forward(child.stdout.take(), format!("w{n}"), view.clone());
-        forward(child.stderr.take(), format!("w{n}"), view.clone());
+        let child = spawn(
+            command.envs(env.iter().cloned()),
+            &format!("w{n}"),
+            view,
+            Stdout::Forward,
+        )
+        .map_err(io(format!("starting the worker {}", opts.binary.display())))?;
         Ok(Self {
             name,
             child,
@@ -237,7 +204,7 @@ pub(crate) async fn run(
         };
         opts.view.progress(format!(
             "job {n}{which} ({}): queued for a worker{}",
-            crate::lambda::short(&job_id),
+            short(&job_id),
             if token.is_some() { ", continuing" } else { "" }
         ));
         job_id
@@ -283,7 +250,7 @@ pub(crate) async fn run(
                     in_flight = in_flight.saturating_sub(1);
                     match result {
                         JobResult::Succeeded { continuation_token: Some(next), summary, percent_complete, .. } => {
-                            if let Some(given_up) = crate::lambda::continued(opts, actions[i].jobs, summary, percent_complete) {
+                            if let Some(given_up) = continued(opts, actions[i].jobs, summary, percent_complete) {
                                 actions[i].end = Some(given_up);
                                 continue;
                             }

@@ -7,7 +7,9 @@ use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 use aws_sdk_codepipeline::Client;
 use cfn_deployer_job::report::{self, Delivery, FailureKind, Report};
-use cfn_deployer_local::server::{JobResult, Notice, Services};
+use cfn_deployer_local::notice::Notice;
+use cfn_deployer_local::outcome::JobResult;
+use cfn_deployer_local::server::Services;
 
 async fn client(services: &Services) -> Client {
     let sdk = aws_config::defaults(BehaviorVersion::latest())

@@ -7,8 +7,8 @@ use aws_config::SdkConfig;
 use cfn_deployer_artifact::Location;
 use serde_json::{json, Map, Value};
 
-use crate::run::{s3_client, End, Summary};
-use crate::server::JobResult;
+use crate::outcome::{End, JobResult, Summary};
+use crate::s3::s3_client;
 
 /// What the stack looked like at the end.
 #[derive(Debug, Clone)]

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use cfn_deployer_local::codepipeline::ActionType;
+use cfn_deployer_local::options::{
+    BuildMock, Front, Interpreter, StepFunctionsOptions, WorkerOptions,
+};
 use cfn_deployer_local::proxy::Fault;
-use cfn_deployer_local::sfn::{BuildMock, Interpreter, StepFunctionsOptions};
-use cfn_deployer_local::worker::WorkerOptions;
 use clap::{Parser, ValueEnum};
 
 /// Run a cfn-deployer pipeline action locally.
@@ -185,7 +186,16 @@ fn in_source(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-pub(crate) fn step_functions_options(cli: &Cli) -> anyhow::Result<Option<StepFunctionsOptions>> {
+/// The front the command line names: workers, the state machine, or else the function.
+pub(crate) fn front(cli: &Cli) -> anyhow::Result<Front> {
+    Ok(match (worker_options(cli)?, step_functions_options(cli)?) {
+        (Some(worker), _) => Front::Worker(worker),
+        (None, Some(sfn)) => Front::StepFunctions(sfn),
+        (None, None) => Front::Function,
+    })
+}
+
+fn step_functions_options(cli: &Cli) -> anyhow::Result<Option<StepFunctionsOptions>> {
     if !cli.step_functions {
         return Ok(None);
     }
@@ -246,7 +256,7 @@ fn configuration(cli: &Cli) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(map)
 }
 
-pub(crate) fn worker_options(cli: &Cli) -> anyhow::Result<Option<WorkerOptions>> {
+fn worker_options(cli: &Cli) -> anyhow::Result<Option<WorkerOptions>> {
     if !cli.worker {
         return Ok(None);
     }

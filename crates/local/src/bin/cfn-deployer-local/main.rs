@@ -13,13 +13,13 @@ use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use cfn_deployer_artifact::Location;
 use cfn_deployer_engine::Action;
 use cfn_deployer_local::lambda::SavedEvent;
-use cfn_deployer_local::run::{self, Options, Source, OUTPUT_ARTIFACT};
-use cfn_deployer_local::sfn::Interpreter;
+use cfn_deployer_local::options::{Front, Interpreter, Options, Source, OUTPUT_ARTIFACT};
+use cfn_deployer_local::run;
 use cfn_deployer_local::view::{report, Header, Style, View};
 use cfn_deployer_params::Params;
 use clap::Parser;
 
-use crate::cli::{step_functions_options, worker_options, Cli};
+use crate::cli::Cli;
 
 /// The local CodePipeline's port with `--invoke-url`: fixed, so that the runtime started in
 /// another terminal keeps working from run to run.
@@ -138,8 +138,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let source = source(&cli)?;
-    let worker = worker_options(&cli)?;
-    let step_functions = step_functions_options(&cli)?;
+    let front = cli::front(&cli)?;
     let saved = match &cli.event {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -159,51 +158,51 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             serde_json::json!({"stack": stack, "artifact": cli.artifact, "file": cli.file})
                 .to_string()
         }
-        (None, None, None) if worker.is_some() || step_functions.is_some() => String::new(),
+        (None, None, None) if !matches!(front, Front::Function) => String::new(),
         (None, None, None) => {
             bail!("give --stack NAME (or --user-parameters JSON, or --event FILE)")
         }
     };
     // The settings, when they are valid enough to name a stack; the function says what is
     // wrong with them otherwise.
-    let params = match (&worker, &step_functions) {
-        (Some(w), _) => {
+    let params = match &front {
+        Front::Worker(w) => {
             Params::from_configuration(&w.configuration.clone().into_iter().collect(), None).ok()
         }
         // Read as the execution will get it, the uploaded artifact standing in for a template
         // the input does not name, so that the header shows the action mode.
-        (None, Some(s)) => Params::from_execution_input(s.input_with(&format!(
+        Front::StepFunctions(s) => Params::from_execution_input(s.input_with(&format!(
             "s3://{}/artifact.zip::{}",
             cli.bucket, s.template_file
         )))
         .ok(),
-        (None, None) => Params::from_user_parameters(Some(&user_parameters)).ok(),
+        Front::Function => Params::from_user_parameters(Some(&user_parameters)).ok(),
     };
-    let stack = match (&params, &step_functions) {
+    let stack = match (&params, &front) {
         (Some(p), _) => Some(p.stack.clone()),
-        (None, Some(s)) => s
+        (None, Front::StepFunctions(s)) => s
             .input
             .get("StackName")
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned),
-        (None, None) => None,
+        (None, _) => None,
     }
     // Parallel actions each deploy a stack of their own.
     .filter(|_| cli.parallel <= 1);
-    let front = match (&worker, &step_functions, &cli.invoke_url) {
-        (Some(_), _, _) => "custom action, run by cfn-deployer-worker".to_owned(),
-        (None, Some(s), _) => format!(
+    let front_name = match (&front, &cli.invoke_url) {
+        (Front::Worker(_), _) => "custom action, run by cfn-deployer-worker".to_owned(),
+        (Front::StepFunctions(s), _) => format!(
             "Step Functions, on {}",
             match s.interpreter {
                 Interpreter::Local => "aws-local-stepfunctions",
                 Interpreter::Moto => "moto's interpreter",
             }
         ),
-        (None, None, Some(url)) => format!("Lambda Invoke action, through {url}"),
-        (None, None, None) => "Lambda Invoke action".to_owned(),
+        (Front::Function, Some(url)) => format!("Lambda Invoke action, through {url}"),
+        (Front::Function, None) => "Lambda Invoke action".to_owned(),
     };
     let header = Header {
-        front,
+        front: front_name,
         mode: params.as_ref().map(|p| mode_name(&p.action)),
         stack: stack.clone(),
     };
@@ -243,8 +242,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         duplicate: cli.duplicate,
         encryption_key_id: cli.encryption_key_id.clone(),
         template_resources: template_resources(&cli, params.as_ref()),
-        worker: worker.clone(),
-        step_functions,
+        front,
         view: view.clone(),
         output_artifact_name,
         event: saved.map(|(event, _)| event),
@@ -252,7 +250,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         port,
     };
     let summary = run::run(&sdk, &opts).await?;
-    let callers = if worker.is_some() {
+    let callers = if matches!(opts.front, Front::Worker(_)) {
         "workers"
     } else {
         "function"

@@ -5,12 +5,18 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use serde_json::{json, Value};
 
+use crate::notice::{Notice, Notifier};
+use crate::outcome::JobResult;
 use crate::proxy::{Fault, FaultKind};
-use crate::server::{JobResult, Notice, Shared};
+
+mod errors;
+
+use self::errors::{check_len, error, injected, invalid, job_id, not_found};
+pub(crate) use self::errors::{serialization, ApiError};
 
 /// The CodePipeline operations this service plays; faults naming one of them are injected here.
 pub const OPERATIONS: &[&str] = &[
@@ -121,110 +127,33 @@ impl Book {
     }
 }
 
-/// An awsJson1.1 error: a status, `__type` and `message`.
-pub(crate) struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+/// The local CodePipeline: its book of jobs, and where it tells the run what it saw.
+pub(crate) struct Service {
+    book: Mutex<Book>,
+    notices: Notifier,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({"__type": self.code, "message": self.message}).to_string();
-        (
-            self.status,
-            [
-                ("content-type", "application/x-amz-json-1.1"),
-                ("x-amzn-errortype", self.code),
-                ("x-amzn-requestid", "00000000-0000-0000-0000-000000000000"),
-            ],
-            body,
-        )
-            .into_response()
-    }
-}
-
-impl ApiError {
-    pub(crate) fn code(&self) -> &'static str {
-        self.code
-    }
-
-    pub(crate) fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-/// A body that is not JSON.
-pub(crate) fn serialization(e: &serde_json::Error) -> ApiError {
-    error("SerializationException", e.to_string())
-}
-
-fn error(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code,
-        message: message.into(),
-    }
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    error("ValidationException", message)
-}
-
-fn injected(kind: &FaultKind) -> Option<ApiError> {
-    match kind {
-        FaultKind::Throttle => Some(error("ThrottlingException", "Rate exceeded")),
-        FaultKind::Status(code) => Some(ApiError {
-            status: StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            code: "InternalFailure",
-            message: "injected by the local pipeline".into(),
-        }),
-        FaultKind::Drop => Some(ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "ServiceUnavailable",
-            message: "injected by the local pipeline".into(),
-        }),
-        FaultKind::Delay(_) | FaultKind::NoRange | FaultKind::InvalidNonce => None,
-    }
-}
-
-/// Checks an optional string field's length against the service's limits.
-fn check_len(
-    body: &Value,
-    pointer: &str,
-    min: usize,
-    max: usize,
-) -> Result<Option<String>, ApiError> {
-    match body.pointer(pointer) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            let n = s.chars().count();
-            if n < min || n > max {
-                Err(invalid(format!(
-                    "1 validation error detected: Value at '{pointer}' failed to satisfy constraint: Member must have length between {min} and {max} (it has {n})"
-                )))
-            } else {
-                Ok(Some(s.clone()))
-            }
+impl Service {
+    /// A service with no jobs yet, telling `notices`.
+    pub(crate) fn new(notices: Notifier) -> Self {
+        Self {
+            book: Mutex::default(),
+            notices,
         }
-        Some(_) => Err(invalid(format!("Value at '{pointer}' must be a string"))),
     }
-}
 
-fn job_id(body: &Value) -> Result<String, ApiError> {
-    let id = check_len(body, "/jobId", 1, 36)?.ok_or_else(|| invalid("jobId is required"))?;
-    if uuid::Uuid::try_parse(&id).is_err() || id.len() != 36 {
-        return Err(invalid(format!("Value '{id}' at 'jobId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}")));
+    /// The book, locked.
+    pub(crate) fn book(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(PoisonError::into_inner)
     }
-    Ok(id)
-}
 
-fn not_found(id: &str) -> ApiError {
-    error("JobNotFoundException", format!("Job {id} not found"))
+    fn notify(&self, notice: Notice) {
+        self.notices.notify(notice);
+    }
 }
 
 /// Serves one call; the answer's body, or the error to send.
-pub(crate) async fn call(shared: &Shared, target: &str, body: &Value) -> Result<Value, ApiError> {
+pub(crate) async fn call(shared: &Service, target: &str, body: &Value) -> Result<Value, ApiError> {
     let operation = target
         .strip_prefix("CodePipeline_20150709.")
         .unwrap_or(target)
@@ -259,7 +188,7 @@ pub(crate) async fn call(shared: &Shared, target: &str, body: &Value) -> Result<
     Ok(answer)
 }
 
-fn poll_for_jobs(shared: &Shared, body: &Value) -> Result<Value, ApiError> {
+fn poll_for_jobs(shared: &Service, body: &Value) -> Result<Value, ApiError> {
     let id = body
         .get("actionTypeId")
         .ok_or_else(|| invalid("actionTypeId is required"))?;
@@ -361,7 +290,7 @@ fn poll_for_jobs(shared: &Shared, body: &Value) -> Result<Value, ApiError> {
     Ok(json!({"jobs": jobs}))
 }
 
-fn acknowledge(shared: &Shared, body: &Value, stale: bool) -> Result<Value, ApiError> {
+fn acknowledge(shared: &Service, body: &Value, stale: bool) -> Result<Value, ApiError> {
     let id = job_id(body)?;
     let nonce = check_len(body, "/nonce", 1, 50)?.ok_or_else(|| invalid("nonce is required"))?;
     let mut book = shared.book();
@@ -390,7 +319,7 @@ fn acknowledge(shared: &Shared, body: &Value, stale: bool) -> Result<Value, ApiE
     Ok(json!({"status": status}))
 }
 
-fn job_details(shared: &Shared, body: &Value) -> Result<Value, ApiError> {
+fn job_details(shared: &Service, body: &Value) -> Result<Value, ApiError> {
     let id = job_id(body)?;
     let book = shared.book();
     let entry = book.jobs.get(&id).ok_or_else(|| not_found(&id))?;
@@ -402,7 +331,7 @@ fn job_details(shared: &Shared, body: &Value) -> Result<Value, ApiError> {
     Ok(json!({"jobDetails": {"id": id, "data": data, "accountId": "123456789012"}}))
 }
 
-fn put_job_result(shared: &Shared, operation: &str, body: &Value) -> Result<Value, ApiError> {
+fn put_job_result(shared: &Service, operation: &str, body: &Value) -> Result<Value, ApiError> {
     let job_id = job_id(body)?;
     let result = match operation {
         "PutJobSuccessResult" => {
