@@ -203,8 +203,20 @@ fn a_change_set_is_created_for_review_then_executed() {
         created.output
     );
 
+    // The change set's id, for the approval's execute to name the one reviewed.
+    let id = created
+        .output_variable("ChangeSetId")
+        .unwrap_or_else(|| panic!("no ChangeSetId: {}", created.output));
+    assert!(id.contains(":changeSet/release-1/"), "{id}");
+    let other = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/release-1/0000";
+    let namesake = format!(
+        r#"{{"StackName": "{stack}", "ActionMode": "CHANGE_SET_EXECUTE", "ChangeSetName": "release-1", "ChangeSetId": "{other}"}}"#
+    );
+    run_local(moto, &[path, "--user-parameters", &namesake])
+        .assert_failed("PermissionError", "replaced after the review");
+
     let execute = format!(
-        r#"{{"StackName": "{stack}", "ActionMode": "CHANGE_SET_EXECUTE", "ChangeSetName": "release-1", "OutputFileName": "out.json"}}"#
+        r#"{{"StackName": "{stack}", "ActionMode": "CHANGE_SET_EXECUTE", "ChangeSetName": "release-1", "ChangeSetId": "{id}", "OutputFileName": "out.json"}}"#
     );
     let executed = run_local(moto, &[path, "--user-parameters", &execute]);
     executed.assert_succeeded();

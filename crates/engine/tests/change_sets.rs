@@ -169,6 +169,57 @@ async fn executing_follows_the_update() {
 }
 
 #[tokio::test]
+async fn only_the_reviewed_change_set_is_executed_by_its_id() {
+    const REVIEWED: &str =
+        "arn:aws:cloudformation:us-east-1:123456789012:changeSet/release/aaaa-1111";
+    const REPLACED: &str =
+        "arn:aws:cloudformation:us-east-1:123456789012:changeSet/release/bbbb-2222";
+    let described = |id: &'static str| {
+        mock!(Client::describe_change_set).then_output(move || {
+            DescribeChangeSetOutput::builder()
+                .change_set_name("release")
+                .change_set_id(id)
+                .stack_id(ID)
+                .status(ChangeSetStatus::CreateComplete)
+                .execution_status(ExecutionStatus::Available)
+                .build()
+        })
+    };
+    // A namesake created after the review: refused, nothing executed.
+    let namesake = described(REPLACED);
+    let execute =
+        mock!(Client::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    let d = deployer(&[&namesake, &execute]);
+    let out = d
+        .execute_reviewed("release", Some(REVIEWED))
+        .await
+        .expect("refused");
+    let Outcome::Failed(Failure { kind, message, .. }) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*kind, FailureKind::Permission);
+    assert!(
+        message.contains(REVIEWED) && message.contains(REPLACED),
+        "{message}"
+    );
+    assert_eq!(execute.num_calls(), 0);
+
+    // The reviewed one: executed by its id.
+    let reviewed = described(REVIEWED);
+    let settled = stack(StackStatus::UpdateComplete);
+    let by_id = mock!(Client::execute_change_set)
+        .match_requests(|r| r.change_set_name() == Some(REVIEWED))
+        .then_output(|| ExecuteChangeSetOutput::builder().build());
+    let d = deployer(&[&reviewed, &settled, &by_id]);
+    let out = d
+        .execute_reviewed("release", Some(REVIEWED))
+        .await
+        .expect("executed");
+    assert!(matches!(out, Outcome::InProgress { .. }), "{out:?}");
+    assert_eq!(by_id.num_calls(), 1);
+}
+
+#[tokio::test]
 async fn executing_on_a_stack_acting_with_a_role_outside_the_policy_is_refused() {
     let ready = change_set(ChangeSetStatus::CreateComplete, "", vec![]);
     let powerful = mock!(Client::describe_stacks).then_output(|| {

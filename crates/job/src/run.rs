@@ -143,15 +143,22 @@ impl Front for Pipeline {
             Ended::Succeeded {
                 stack_id,
                 summary,
-                outputs,
+                mut outputs,
                 review,
                 ..
-            } => Report::Success {
-                output_variables: outputs,
-                summary,
-                // A change set to approve: the console links to it.
-                external_id: Some(review.and_then(|r| r.change_set_id).unwrap_or(stack_id)),
-            },
+            } => {
+                let change_set_id = review.and_then(|r| r.change_set_id);
+                if let Some(id) = &change_set_id {
+                    // For the approval's CHANGE_SET_EXECUTE to name the change set reviewed.
+                    outputs.insert("ChangeSetId".to_owned(), id.clone());
+                }
+                Report::Success {
+                    output_variables: outputs,
+                    summary,
+                    // A change set to approve: the console links to it.
+                    external_id: Some(change_set_id.unwrap_or(stack_id)),
+                }
+            }
             Ended::InProgress {
                 flight,
                 summary,

@@ -476,3 +476,37 @@ fn the_poll_interval_is_whole_seconds_from_five_to_a_day_as_a_number_or_a_string
         );
     }
 }
+
+#[test]
+fn a_change_set_id_goes_only_with_executing_and_must_be_one() {
+    let up = |extra: &str| {
+        Params::from_user_parameters(Some(&format!(
+            r#"{{"StackName": "app", "ChangeSetName": "release", {extra}}}"#
+        )))
+    };
+    let id = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/release/1a2b";
+    let ok = up(&format!(
+        r#""ActionMode": "CHANGE_SET_EXECUTE", "ChangeSetId": "{id}""#
+    ))
+    .expect("valid");
+    assert_eq!(
+        ok.action,
+        Action::ChangeSetExecute {
+            change_set: "release".into(),
+            id: Some(id.into())
+        }
+    );
+    for (extra, says) in [
+        (
+            r#""ActionMode": "CHANGE_SET_EXECUTE", "ChangeSetId": "release""#,
+            "is not a change set's id",
+        ),
+        (
+            r#""ActionMode": "CHANGE_SET_REPLACE", "TemplatePath": "B::t.yaml", "ChangeSetId": "arn:aws:cloudformation:us-east-1:1:changeSet/r/1""#,
+            "only with ActionMode CHANGE_SET_EXECUTE",
+        ),
+    ] {
+        let err = up(extra).expect_err(extra).to_string();
+        assert!(err.contains("`ChangeSetId`") && err.contains(says), "{err}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The view on a terminal: the stack's resources as lines updated in place, a progress bar
 //! with the count done and the time taken, and the latest failure, drawn with `indicatif`.
 
+use cfn_deployer_engine::status::{resource_failed, resource_in_progress};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -160,9 +161,9 @@ fn failure_text(reason: &str) -> String {
 }
 
 fn colored_status(status: &str) -> String {
-    if status.ends_with("_FAILED") || status.contains("ROLLBACK") {
+    if resource_failed(status) || status.contains("ROLLBACK") {
         style(status).red().to_string()
-    } else if status.ends_with("_IN_PROGRESS") {
+    } else if resource_in_progress(status) {
         style(status).yellow().to_string()
     } else {
         style(status).green().to_string()

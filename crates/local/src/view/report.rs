@@ -221,6 +221,7 @@ impl Report {
         let s = &self.summary;
         let mut lines = Vec::new();
         let variables = self.output_variables();
+        let mut variables_shown = false;
         if let Some(stack) = &self.stack {
             match &stack.status {
                 Ok(status) => lines.push(format!("Stack {}: {status}", stack.name)),
@@ -233,6 +234,7 @@ impl Report {
                     v
                 };
                 let same = sorted(&stack.outputs) == sorted(&variables);
+                variables_shown = same;
                 lines.push(if same {
                     "Outputs, also the action's output variables".to_owned()
                 } else {
@@ -241,14 +243,10 @@ impl Report {
                 lines.extend(table(
                     stack.outputs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                 ));
-                if !same && !variables.is_empty() {
-                    lines.push("Output variables".to_owned());
-                    lines.extend(table(
-                        variables.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                    ));
-                }
             }
-        } else if !variables.is_empty() {
+        }
+        // Variables that are not the stack's outputs (a change set's id, or no stack read).
+        if !variables_shown && !variables.is_empty() {
             lines.push("Output variables".to_owned());
             lines.extend(table(
                 variables.iter().map(|(k, v)| (k.as_str(), v.as_str())),

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
 use aws_sdk_cloudformation::types::{StackEvent, StackResourceSummary};
-use cfn_deployer_engine::events;
+use cfn_deployer_engine::{events, status};
 
 /// One resource's line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +22,12 @@ pub struct Row {
 impl Row {
     /// Whether the resource is still being worked on.
     pub fn in_progress(&self) -> bool {
-        self.status.ends_with("_IN_PROGRESS")
+        status::resource_in_progress(&self.status)
     }
 
     /// Whether the resource's last step failed.
     pub fn failed(&self) -> bool {
-        self.status.ends_with("_FAILED")
+        status::resource_failed(&self.status)
     }
 }
 
