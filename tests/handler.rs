@@ -392,3 +392,31 @@ async fn an_event_of_neither_shape_is_refused_saying_what_each_looks_like() {
     assert_eq!(answer["pollIntervalSeconds"], 10, "{answer}");
     assert!(answer["failed"].is_null(), "{answer}");
 }
+
+#[tokio::test]
+async fn a_task_whose_state_follows_another_stack_fails_the_invocation_as_a_bad_task() {
+    let tasks =
+        cfn_deployer_stepfunctions::Tasks::new(stepper(cfn_deployer_engine::Deployer::new(
+            mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, &[]),
+        )));
+    let h = handler(&[], &[]).with_tasks(tasks);
+    let task = serde_json::json!({"cfnDeployer": {
+        "task": "step",
+        "input": {"StackName": "app", "TemplateURL": "s3://b/t.yaml"},
+        "execution": "arn:aws:states:us-east-1:111111111111:execution:m:run",
+        "state": {
+            "stack_name": "billing",
+            "stack_id": "arn:aws:cloudformation:us-east-1:111111111111:stack/billing/5e2c",
+            "operation": "update",
+            "client_request_token": "cfn-deployer-run",
+            "started": 0
+        },
+        "build": null
+    }});
+    let err = h.handle_event(task, None).await.expect_err("a bad task");
+    assert!(matches!(err, HandlerError::BadTask(_)), "{err}");
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(err).error_type,
+        "CfnDeployer.BadTask"
+    );
+}

@@ -73,7 +73,8 @@ fn plain_output_is_the_stack_and_one_verdict_without_the_functions_logs() {
     assert_eq!(verdicts, 1, "{}", run.stdout);
     assert_eq!(
         lines.last().copied(),
-        Some(format!("✔ SUCCEEDED: Stack `{stack}` is CREATE_COMPLETE").as_str()),
+        // The local function runs with no role policy, and every summary says so.
+        Some(format!("✔ SUCCEEDED: Stack `{stack}` is CREATE_COMPLETE; role policy off").as_str()),
         "the verdict comes last"
     );
 }
