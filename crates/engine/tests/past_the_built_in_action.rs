@@ -5,10 +5,9 @@ mod common;
 
 use aws_sdk_cloudformation::operation::create_stack::CreateStackOutput;
 use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
-use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
-use aws_sdk_cloudformation::types::{Stack, StackStatus};
+use aws_sdk_cloudformation::types::StackStatus;
 use aws_sdk_cloudformation::Client;
-use aws_smithy_mocks::{mock, Rule};
+use aws_smithy_mocks::mock;
 use cfn_deployer_engine::{
     Action, Failure, InFlight, Mode, OnFailure, Operation, Outcome, Plan, Remedy, Rollback,
 };
@@ -28,22 +27,6 @@ fn watched(monitoring_minutes: u32) -> Plan {
             mode: Mode::CreateUpdate,
         })
     }
-}
-
-fn protected_stack(status: StackStatus) -> Rule {
-    mock!(Client::describe_stacks).then_output(move || {
-        DescribeStacksOutput::builder()
-            .stacks(
-                Stack::builder()
-                    .stack_name(NAME)
-                    .stack_id(ID)
-                    .stack_status(status.clone())
-                    .enable_termination_protection(true)
-                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
-                    .build(),
-            )
-            .build()
-    })
 }
 
 #[tokio::test]

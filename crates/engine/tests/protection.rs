@@ -3,31 +3,14 @@
 
 mod common;
 
-use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
 use aws_sdk_cloudformation::operation::update_stack::UpdateStackOutput;
 use aws_sdk_cloudformation::operation::update_termination_protection::UpdateTerminationProtectionOutput;
-use aws_sdk_cloudformation::types::{Stack, StackStatus};
+use aws_sdk_cloudformation::types::StackStatus;
 use aws_sdk_cloudformation::Client;
-use aws_smithy_mocks::{mock, Rule};
+use aws_smithy_mocks::mock;
 use cfn_deployer_engine::{Action, Failure, FailureKind, Mode, Outcome, Plan};
 
 use common::*;
-
-fn protected() -> Rule {
-    mock!(Client::describe_stacks).then_output(|| {
-        DescribeStacksOutput::builder()
-            .stacks(
-                Stack::builder()
-                    .stack_name(NAME)
-                    .stack_id(ID)
-                    .stack_status(StackStatus::UpdateComplete)
-                    .enable_termination_protection(true)
-                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
-                    .build(),
-            )
-            .build()
-    })
-}
 
 fn unprotecting() -> Plan {
     Plan {
@@ -40,7 +23,7 @@ fn unprotecting() -> Plan {
 
 #[tokio::test]
 async fn switching_protection_off_is_refused_and_changes_nothing() {
-    let described = protected();
+    let described = protected_stack(StackStatus::UpdateComplete);
     let update = mock!(Client::update_stack)
         .then_output(|| UpdateStackOutput::builder().stack_id(ID).build());
     let unprotect = mock!(Client::update_termination_protection)
@@ -60,7 +43,7 @@ async fn switching_protection_off_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn the_deployment_may_allow_it() {
-    let described = protected();
+    let described = protected_stack(StackStatus::UpdateComplete);
     let unprotect = mock!(Client::update_termination_protection)
         .match_requests(|r| r.enable_termination_protection() == Some(false))
         .then_output(|| UpdateTerminationProtectionOutput::builder().build());

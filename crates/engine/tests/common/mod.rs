@@ -261,3 +261,20 @@ pub fn deployer(rules: &[&Rule]) -> Engine {
         rules
     )))
 }
+
+/// DescribeStacks answering the stack in `status`, its termination protection on.
+pub fn protected_stack(status: StackStatus) -> Rule {
+    mock!(Client::describe_stacks).then_output(move || {
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name(NAME)
+                    .stack_id(ID)
+                    .stack_status(status.clone())
+                    .enable_termination_protection(true)
+                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                    .build(),
+            )
+            .build()
+    })
+}
