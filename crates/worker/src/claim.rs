@@ -9,10 +9,9 @@ use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::{Job, JobStatus};
 use aws_sdk_codepipeline::Client;
 use cfn_deployer_job::{job, Rounds, Runner};
-use tokio::sync::watch;
 use tracing::{info, warn, Instrument};
 
-use crate::InFlight;
+use crate::{InFlight, Stop};
 
 /// How often a report is sent when CodePipeline cannot be reached (each send already makes
 /// the SDK's own attempts): a worker has no Lambda to deliver the job again.
@@ -28,8 +27,8 @@ pub(crate) struct Claim {
     pub(crate) codepipeline: Client,
     pub(crate) query: Option<String>,
     pub(crate) step_budget: Duration,
-    /// Turns true when a stop is asked for: no claim after it.
-    pub(crate) stop: watch::Receiver<bool>,
+    /// Set when a stop is asked for: no claim after it.
+    pub(crate) stop: Stop,
     /// Where the job is listed from its claim to its report.
     pub(crate) in_flight: InFlight,
 }
@@ -47,7 +46,7 @@ impl Claim {
         let span = tracing::info_span!("job", job_id = %job_id);
         async move {
             let nonce = polled.nonce().unwrap_or_default().to_owned();
-            if *self.stop.borrow() {
+            if self.stop.borrow().is_some() {
                 info!("stop asked for before the claim: leaving the job for CodePipeline to hand out again");
                 return;
             }

@@ -21,6 +21,7 @@ use cfn_deployer_job::{wording, Runner};
 use cfn_deployer_step::Words;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 pub use backoff::Backoff;
@@ -93,6 +94,9 @@ impl Settings {
     }
 }
 
+/// When a stop was asked for: `None` while the worker runs.
+pub type Stop = watch::Receiver<Option<Instant>>;
+
 /// The jobs a worker has claimed and not yet reported, by id.
 #[derive(Debug, Clone, Default)]
 pub struct InFlight(Arc<Mutex<BTreeSet<String>>>);
@@ -151,10 +155,11 @@ impl Worker {
         self.in_flight.clone()
     }
 
-    /// Polls and runs jobs until `stop` turns true, then lets every job in flight finish its
-    /// step and report it, and returns; by `stop_within` after the stop at the latest, leaving
-    /// the jobs that have not reported logged.
-    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), WorkerError> {
+    /// Polls and runs jobs until a stop is asked for, then lets every job in flight finish its
+    /// step and report it, and returns; by `stop_within` after the stop at the latest (a poll
+    /// in flight included), leaving the jobs that have not reported logged. A poll refused for
+    /// good ends the polling the same way, and is returned once the jobs in flight are done.
+    pub async fn run(&self, mut stop: Stop) -> Result<(), WorkerError> {
         let action_types = self.settings.action_types()?;
         let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let mut jobs = JoinSet::new();
@@ -167,7 +172,8 @@ impl Worker {
             "polling for jobs"
         );
         let mut next = 0;
-        while !*stop.borrow() {
+        let mut refused = None;
+        while stop.borrow().is_none() {
             // A free slot first: never take a job that could not start at once.
             let first = tokio::select! {
                 permit = slots.clone().acquire_owned() => permit?,
@@ -187,7 +193,11 @@ impl Worker {
             )
             .await;
             let pause = match polled {
-                Err(poll::Failed::Permanent(err)) => return Err(err),
+                Err(poll::Failed::Permanent(err)) => {
+                    // The jobs already claimed still finish and report.
+                    refused = Some(err);
+                    break;
+                }
                 Err(poll::Failed::Passing(e)) => {
                     let wait = backoff.wait();
                     warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "PollForJobs failed: backing off");
@@ -200,7 +210,7 @@ impl Worker {
                     let mut permit = first.take();
                     for job in found {
                         // No claim after a stop is asked for.
-                        if *stop.borrow() {
+                        if stop.borrow().is_some() {
                             break;
                         }
                         // At most the free slots were kept, so each gets one without a wait.
@@ -252,13 +262,15 @@ impl Worker {
                 }
             }
         };
-        if tokio::time::timeout(self.settings.stop_within, drained)
+        // Counted from the signal, not from the end of a poll that was in flight then.
+        let asked = stop.borrow().unwrap_or_else(Instant::now);
+        if tokio::time::timeout_at(asked + self.settings.stop_within, drained)
             .await
             .is_err()
         {
             self.in_flight.log_left();
         }
         info!("stopped");
-        Ok(())
+        refused.map_or(Ok(()), Err)
     }
 }

@@ -161,7 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let runner = Runner::new(Stepper::new(deployment), WORDS);
     let worker = Worker::new(settings, runner, codepipeline);
 
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop, stopped) = tokio::sync::watch::channel(None);
     let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
     let in_flight = worker.in_flight();
@@ -180,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             stopping = true;
             info!(signal = name, "stop requested");
-            let _ = stop.send(true);
+            let _ = stop.send(Some(tokio::time::Instant::now()));
         }
     });
     Ok(worker.run(stopped).await?)

@@ -23,6 +23,12 @@ struct Book {
     handed: bool,
     /// An error code PollForJobs answers with instead.
     poll_error: Option<&'static str>,
+    /// Whether that error waits until the jobs were handed out once.
+    error_after_jobs: bool,
+    /// How long PutJob* takes to answer.
+    report_delay: Duration,
+    /// The jobs whose report was answered.
+    reported: Vec<String>,
     /// How long PollForJobs takes to answer.
     poll_delay: Duration,
     /// Whether PutJob* never answers.
@@ -63,7 +69,8 @@ async fn api(
         "PollForJobs" => {
             tokio::time::sleep(delay).await;
             let mut b = book.lock().expect("book");
-            if let Some(code) = b.poll_error {
+            let refuse = b.poll_error.filter(|_| b.handed || !b.error_after_jobs);
+            if let Some(code) = refuse {
                 return (
                     StatusCode::BAD_REQUEST,
                     [("content-type", "application/x-amz-json-1.1")],
@@ -84,6 +91,10 @@ async fn api(
             if hang {
                 std::future::pending::<()>().await;
             }
+            let delay = book.lock().expect("book").report_delay;
+            tokio::time::sleep(delay).await;
+            let id = request["jobId"].as_str().unwrap_or_default().to_owned();
+            book.lock().expect("book").reported.push(id);
             reply(json!({}))
         }
         _ => (StatusCode::BAD_REQUEST, "unknown operation").into_response(),
@@ -307,6 +318,28 @@ fn a_poll_refused_for_good_ends_the_worker_with_code_2_naming_what_to_fix() {
         assert!(line.contains(says), "{line}");
         assert_eq!(book.lock().expect("book").calls["PollForJobs"], 1, "{code}");
     }
+}
+
+#[test]
+fn a_poll_refused_for_good_still_lets_the_claimed_jobs_report() {
+    let book = Shared::default();
+    {
+        let mut b = book.lock().expect("book");
+        b.jobs = vec![job("33333333-3333-3333-3333-333333333333", "CfnDeployer")];
+        b.poll_error = Some("AccessDeniedException");
+        b.error_after_jobs = true;
+        b.report_delay = Duration::from_millis(1500);
+    }
+    let (_rt, port) = serve(book.clone());
+    let (mut child, output) = worker(port, &[]);
+    let (code, _) = exit_within(&mut child, Duration::from_secs(30));
+    assert_eq!(code, Some(2), "{}", text(&output));
+    assert_eq!(
+        book.lock().expect("book").reported,
+        ["33333333-3333-3333-3333-333333333333"],
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]
