@@ -186,6 +186,11 @@ pub fn flight(operation: Operation) -> InFlight {
 }
 
 pub fn stack(status: StackStatus) -> Rule {
+    described(status, None)
+}
+
+/// DescribeStacks answering the stack in `status`, with `protection` when given.
+fn described(status: StackStatus, protection: Option<bool>) -> Rule {
     mock!(Client::describe_stacks).then_output(move || {
         DescribeStacksOutput::builder()
             .stacks(
@@ -193,6 +198,7 @@ pub fn stack(status: StackStatus) -> Rule {
                     .stack_name(NAME)
                     .stack_id(ID)
                     .stack_status(status.clone())
+                    .set_enable_termination_protection(protection)
                     .creation_time(aws_smithy_types::DateTime::from_secs(0))
                     .build(),
             )
@@ -264,17 +270,5 @@ pub fn deployer(rules: &[&Rule]) -> Engine {
 
 /// DescribeStacks answering the stack in `status`, its termination protection on.
 pub fn protected_stack(status: StackStatus) -> Rule {
-    mock!(Client::describe_stacks).then_output(move || {
-        DescribeStacksOutput::builder()
-            .stacks(
-                Stack::builder()
-                    .stack_name(NAME)
-                    .stack_id(ID)
-                    .stack_status(status.clone())
-                    .enable_termination_protection(true)
-                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
-                    .build(),
-            )
-            .build()
-    })
+    described(status, Some(true))
 }
