@@ -95,6 +95,43 @@ pub(crate) struct Shared {
     pub(crate) notification_arns: Option<Value>,
 }
 
+impl Shared {
+    /// The keys that are set, by name: each is a one-stack setting that a stack group sets
+    /// per stack in its manifest instead. `ActionMode` is the group's own.
+    pub(crate) fn one_stack_keys(&self) -> Vec<&'static str> {
+        let set = [
+            ("StackName", self.stack_name.is_some()),
+            ("ChangeSetName", self.change_set_name.is_some()),
+            ("ChangeSetId", self.change_set_id.is_some()),
+            ("Capabilities", self.capabilities.is_some()),
+            ("ParameterOverrides", self.parameter_overrides.is_some()),
+            ("RoleArn", self.role_arn.is_some()),
+            ("Tags", self.tags.is_some()),
+            (
+                "TemplateConfiguration",
+                self.template_configuration.is_some(),
+            ),
+            ("RollbackTriggers", self.rollback_triggers.is_some()),
+            (
+                "MonitoringTimeInMinutes",
+                self.monitoring_time_in_minutes.is_some(),
+            ),
+            (
+                "TerminationProtection",
+                self.termination_protection.is_some(),
+            ),
+            ("OnFailure", self.on_failure.is_some()),
+            ("DisableRollback", self.disable_rollback.is_some()),
+            ("TimeoutInMinutes", self.timeout_in_minutes.is_some()),
+            ("NotificationARNs", self.notification_arns.is_some()),
+        ];
+        set.into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| k)
+            .collect()
+    }
+}
+
 document! {
     /// A Lambda Invoke action's `UserParameters`: the AWS sample's `stack`, `artifact` and
     /// `file`, and the built-in CloudFormation action's names.
@@ -106,6 +143,8 @@ document! {
         template_path: Option<String>,
         #[serde(rename = "OutputFileName")]
         output_file_name: Option<String>,
+        #[serde(rename = "StackGroup")]
+        stack_group: Option<String>,
     }
 }
 
@@ -117,6 +156,8 @@ document! {
         template_path: Option<String>,
         #[serde(rename = "OutputFileName")]
         output_file_name: Option<String>,
+        #[serde(rename = "StackGroup")]
+        stack_group: Option<String>,
     }
 }
 
@@ -130,5 +171,7 @@ document! {
         build: Option<Value>,
         #[serde(rename = "PollIntervalSeconds")]
         poll_interval_seconds: Option<Value>,
+        #[serde(rename = "StackGroupURL")]
+        stack_group_url: Option<String>,
     }
 }

@@ -9,6 +9,8 @@
 
 mod document;
 mod extended;
+mod group;
+mod manifest;
 mod validate;
 mod values;
 
@@ -19,6 +21,8 @@ use cfn_deployer_engine::{Action, Plan};
 use serde_json::Value;
 
 use crate::document::{Configuration, ExecutionInput, UserParameters};
+pub use crate::group::{GroupRequest, Request};
+pub use crate::manifest::{Entry, Manifest, ManifestError, OutputRef, MAX_ID};
 pub use crate::validate::{ACTION_MODES, CAPABILITIES};
 pub use crate::values::text_values;
 
@@ -31,6 +35,8 @@ pub enum Front {
     Configuration,
     /// A Step Functions execution's input (a JSON object).
     ExecutionInput,
+    /// A stack group's manifest: the settings of each of its stacks.
+    Manifest,
 }
 
 impl Front {
@@ -40,6 +46,7 @@ impl Front {
             Self::UserParameters => "UserParameters",
             Self::Configuration => "The action configuration",
             Self::ExecutionInput => "The execution input",
+            Self::Manifest => "The stack group manifest",
         }
     }
 
@@ -49,6 +56,7 @@ impl Front {
             Self::UserParameters => "UserParameters key",
             Self::Configuration => "configuration property",
             Self::ExecutionInput => "execution input key",
+            Self::Manifest => "key",
         }
     }
 
@@ -62,6 +70,9 @@ impl Front {
             }
             Self::ExecutionInput => {
                 r#"{"StackName": "my-stack", "TemplateURL": "s3://my-bucket/template.yaml"}"#
+            }
+            Self::Manifest => {
+                "Stacks: {network: {StackName: app-network, TemplatePath: network.yaml}}"
             }
         }
     }
@@ -291,7 +302,7 @@ pub enum ParamsError {
     },
 }
 
-impl Params {
+impl Request {
     /// Parses and validates a Lambda Invoke action's `UserParameters`.
     pub fn from_user_parameters(text: Option<&str>) -> Result<Self, ParamsError> {
         let front = Front::UserParameters;
@@ -304,7 +315,10 @@ impl Params {
             reason: e.to_string(),
         })?;
         let doc: UserParameters = values::document(front, value)?;
-        validate::user_parameters(doc)
+        match doc.stack_group.clone() {
+            Some(path) => group::user_parameters(doc, &path).map(Self::Group),
+            None => validate::user_parameters(doc).map(|p| Self::Stack(Box::new(p))),
+        }
     }
 
     /// Parses and validates a custom action's configuration properties; `ignored` names the
@@ -320,13 +334,51 @@ impl Params {
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
         let doc: Configuration = values::document(front, Value::Object(map))?;
-        validate::configuration(doc)
+        match doc.stack_group.clone() {
+            Some(path) => group::configuration(doc, &path).map(Self::Group),
+            None => validate::configuration(doc).map(|p| Self::Stack(Box::new(p))),
+        }
     }
 
     /// Parses and validates a Step Functions execution's input.
     pub fn from_execution_input(input: Value) -> Result<Self, ParamsError> {
         let doc: ExecutionInput = values::document(Front::ExecutionInput, input)?;
-        validate::execution_input(doc)
+        match doc.stack_group_url.clone() {
+            Some(url) => group::execution_input(doc, &url).map(Self::Group),
+            None => validate::execution_input(doc).map(|p| Self::Stack(Box::new(p))),
+        }
+    }
+
+    /// The one stack asked for; a group is refused, naming the key that asked for it.
+    pub fn into_stack(self) -> Result<Params, ParamsError> {
+        match self {
+            Self::Stack(params) => Ok(*params),
+            Self::Group(group) => Err(ParamsError::BadValue {
+                front: group.front,
+                key: group.key().to_owned(),
+                problem: "names a stack group, where one stack is expected".into(),
+            }),
+        }
+    }
+}
+
+impl Params {
+    /// Parses and validates a Lambda Invoke action's `UserParameters` for one stack.
+    pub fn from_user_parameters(text: Option<&str>) -> Result<Self, ParamsError> {
+        Request::from_user_parameters(text)?.into_stack()
+    }
+
+    /// Parses and validates a custom action's configuration properties for one stack.
+    pub fn from_configuration(
+        configuration: &HashMap<String, String>,
+        ignored: Option<&str>,
+    ) -> Result<Self, ParamsError> {
+        Request::from_configuration(configuration, ignored)?.into_stack()
+    }
+
+    /// Parses and validates a Step Functions execution's input for one stack.
+    pub fn from_execution_input(input: Value) -> Result<Self, ParamsError> {
+        Request::from_execution_input(input)?.into_stack()
     }
 
     /// The template, when it lies in an input artifact.
@@ -363,3 +415,6 @@ pub fn check_stack_name(name: &str) -> Result<(), ParamsError> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod group_tests;

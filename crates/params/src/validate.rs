@@ -34,7 +34,7 @@ const MAX_TAGS: usize = 50;
 pub const MIN_POLL_INTERVAL: u64 = 5;
 
 /// The longest poll interval a state machine may ask for: a day.
-const MAX_POLL_INTERVAL: u64 = 86_400;
+pub(crate) const MAX_POLL_INTERVAL: u64 = 86_400;
 
 /// Where the template lies, once the action is known to need one: `Err` says which key to set;
 /// `None` means a step before the deploy (a build) will say.
@@ -184,7 +184,7 @@ pub(crate) fn s3_file(front: Front, key: &str, url: &str) -> Result<S3File, Para
 }
 
 /// `Build`: `{"ProjectName": …, "EnvironmentVariables": {…}}`.
-fn build(front: Front, value: Value) -> Result<Build, ParamsError> {
+pub(crate) fn build(front: Front, value: Value) -> Result<Build, ParamsError> {
     let Value::Object(mut map) = value else {
         return Err(bad(
             front,
@@ -248,7 +248,10 @@ fn artifact_configuration(
     }
 }
 
-fn output_file_name(front: Front, name: Option<String>) -> Result<Option<String>, ParamsError> {
+pub(crate) fn output_file_name(
+    front: Front,
+    name: Option<String>,
+) -> Result<Option<String>, ParamsError> {
     let name = name.filter(|n| !n.trim().is_empty());
     if let Some(name) = &name {
         let plain = !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
@@ -282,7 +285,7 @@ fn change_set_id(front: Front, id: Option<String>) -> Result<Option<String>, Par
 
 /// The settings every front shares, validated; `template` is asked only when the action
 /// deploys one.
-fn shared(
+pub(crate) fn shared(
     front: Front,
     stack: String,
     doc: Shared,
@@ -416,6 +419,6 @@ fn shared(
 fn stack_key(front: Front) -> &'static str {
     match front {
         Front::UserParameters => "stack",
-        Front::Configuration | Front::ExecutionInput => "StackName",
+        Front::Configuration | Front::ExecutionInput | Front::Manifest => "StackName",
     }
 }
