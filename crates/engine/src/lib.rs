@@ -99,7 +99,7 @@ impl Deployer {
 }
 
 /// A stack's outputs, by key.
-pub(crate) fn outputs(stack: &Stack) -> BTreeMap<String, String> {
+pub fn outputs(stack: &Stack) -> BTreeMap<String, String> {
     stack
         .outputs()
         .iter()

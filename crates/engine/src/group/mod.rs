@@ -3,15 +3,19 @@
 //! The operations themselves are the engine's one-stack steps; the step layer runs them.
 
 mod graph;
+mod record;
 mod schedule;
 mod state;
 
 pub use graph::{Graph, GraphError};
+pub use record::Recorded;
 pub use schedule::{next, Next};
 pub use state::{Change, GroupState, Leg, Member, OnStackFailure, Phase, StackResult};
 
+use sha2::{Digest as _, Sha256};
+
 use crate::flight::InFlight;
-use crate::plan::Plan;
+use crate::plan::{request_token, Plan};
 use crate::text::fit_lines;
 
 /// The most stacks a group holds.
@@ -33,14 +37,31 @@ impl Leg {
         }
     }
 
-    /// The operation as the engine follows it, for `plan`.
-    pub fn flight(&self, plan: &Plan) -> InFlight {
-        let mut flight = InFlight::new(plan, self.stack_id.clone(), self.operation);
+    /// The operation as the engine follows it, on the stack `stack_id`, for `plan`.
+    pub fn flight(&self, plan: &Plan, stack_id: String) -> InFlight {
+        let mut flight = InFlight::new(plan, stack_id, self.operation);
         flight.started = self.started;
         flight.stalls = self.stalls;
         flight.resources = self.resources;
         flight
     }
+}
+
+/// The idempotency token of one stack's operation in a group run started by `request` (a job,
+/// an execution): the same for every delivery, distinct for each stack and for its undo
+/// (`suffix`). When the plain form passes CloudFormation's 128 characters, the request's part
+/// becomes a digest of it, so that two requests never share a token.
+pub fn member_token(request: &str, id: &str, suffix: &str) -> String {
+    let plain = request_token(&format!("{request}-{id}{suffix}"));
+    if plain.len() < 128 {
+        return plain;
+    }
+    let digest: String = Sha256::digest(request.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    request_token(&format!("{digest}-{id}{suffix}"))
 }
 
 /// One line on a running group, within `max` characters: how many stacks are done, then each
@@ -190,7 +211,7 @@ mod tests {
                 Member::Waiting,
                 Member::Deployed(Change::Created),
             ],
-            ..GroupState::new("h", Phase::Deploy, 5, 0)
+            ..GroupState::new("job", "h", Phase::Deploy, 5, 0)
         };
         let status = vec![
             None,
@@ -208,6 +229,24 @@ mod tests {
     }
 
     #[test]
+    fn member_tokens_are_distinct_and_fit() {
+        let job = "11111111-abcd-1111-abcd-111111abcdef";
+        assert_eq!(
+            member_token(job, "api", ""),
+            format!("cfn-deployer-{job}-api")
+        );
+        assert_ne!(
+            member_token(job, "api", ""),
+            member_token(job, "api", "-undo")
+        );
+        let long = "e".repeat(80);
+        let a = member_token(&long, &"i".repeat(64), "-undo");
+        let b = member_token(&format!("{}f", "e".repeat(79)), &"i".repeat(64), "-undo");
+        assert!(a.len() <= 128 && b.len() <= 128, "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
     fn a_verdict_names_every_result() {
         let state = GroupState {
             members: vec![
@@ -217,7 +256,7 @@ mod tests {
                 Member::Skipped,
                 Member::Left,
             ],
-            ..GroupState::new("h", Phase::Undo, 5, 0)
+            ..GroupState::new("job", "h", Phase::Undo, 5, 0)
         };
         let text = verdict(&graph(), &state, 2048);
         assert_eq!(

@@ -125,9 +125,19 @@ mod tests {
     fn state(phase: Phase, members: [Member; 3]) -> GroupState {
         GroupState {
             members: members.to_vec(),
-            ..GroupState::new("h", phase, 3, 0)
+            ..GroupState::new("job", "h", phase, 3, 0)
         }
     }
+
+    /// A case: its name, the phase, the three stacks, the policy, the concurrency, the move.
+    type Case = (
+        &'static str,
+        Phase,
+        [Member; 3],
+        OnStackFailure,
+        usize,
+        Next,
+    );
 
     #[test]
     fn the_next_move_follows_the_table() {
@@ -135,7 +145,7 @@ mod tests {
         use Member::*;
         use OnStackFailure::{RollbackGroup as RG, Stop};
         let r = || Running(N, leg());
-        let cases: Vec<(&str, Phase, [Member; 3], OnStackFailure, usize, Next)> = vec![
+        let cases: Vec<Case> = vec![
             // Deploy: dependencies first, within the concurrency.
             (
                 "first wave",
@@ -315,7 +325,7 @@ mod tests {
     fn independent_stacks_start_together_up_to_the_limit() {
         let ids: Vec<(String, Vec<String>)> = (0..6).map(|i| (format!("s{i}"), vec![])).collect();
         let g = Graph::new(&ids).expect("graph");
-        let st = GroupState::new("h", Phase::Deploy, 6, 0);
+        let st = GroupState::new("job", "h", Phase::Deploy, 6, 0);
         assert_eq!(
             next(&g, &st, OnStackFailure::Stop, 4),
             Next::Start(vec![0, 1, 2, 3])

@@ -170,6 +170,11 @@ impl Member {
 /// A group run, as it travels from step to step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupState {
+    /// What names the run: the job or execution that started it. Every stack's request token
+    /// derives from it, so that the continuations of one run (new jobs, each of them) start
+    /// nothing twice.
+    #[serde(rename = "j")]
+    pub run: String,
     /// A digest of the group's manifest: a state is only ever resumed with the group it ran.
     #[serde(rename = "h")]
     pub digest: String,
@@ -188,18 +193,63 @@ pub struct GroupState {
     /// What the summary must also say (a `NoEcho` value an undo could not put back).
     #[serde(rename = "n", default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Steps in a row that ran out of time before their calls returned.
+    #[serde(rename = "s", default, skip_serializing_if = "is_zero")]
+    pub stalls: u8,
+    /// What every stack id of the run starts with (`arn:…:stack/`), said once: a leg then
+    /// keeps only its stack's unique part (`~` and the id's last part), so that the state
+    /// stays small however long the stack names.
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
 }
 
 impl GroupState {
-    /// A run of `count` stacks, none started, in `phase`.
-    pub fn new(digest: impl Into<String>, phase: Phase, count: usize, started: i64) -> Self {
+    /// A run named `run` of `count` stacks, none started, in `phase`.
+    pub fn new(
+        run: impl Into<String>,
+        digest: impl Into<String>,
+        phase: Phase,
+        count: usize,
+        started: i64,
+    ) -> Self {
         Self {
+            run: run.into(),
             digest: digest.into(),
             phase,
             started,
             members: vec![Member::Waiting; count],
             failures: Vec::new(),
             notes: Vec::new(),
+            stalls: 0,
+            arn: None,
+        }
+    }
+
+    /// Shortens every leg's stack id to its unique part where it shares the run's prefix.
+    pub fn compact(&mut self) {
+        for member in &mut self.members {
+            let (Member::Running(_, leg) | Member::Undoing(_, leg)) = member else {
+                continue;
+            };
+            let Some((head, tail)) = leg.stack_id.split_once(":stack/") else {
+                continue;
+            };
+            let Some((_, unique)) = tail.rsplit_once('/') else {
+                continue;
+            };
+            let prefix = format!("{head}:stack/");
+            let shared = self.arn.get_or_insert_with(|| prefix.clone());
+            if *shared == prefix {
+                leg.stack_id = format!("~{unique}");
+            }
+        }
+    }
+
+    /// A leg's full stack id, for the stack named `stack_name`.
+    pub fn stack_id(&self, leg: &Leg, stack_name: &str) -> String {
+        match (leg.stack_id.strip_prefix('~'), &self.arn) {
+            (Some(unique), Some(prefix)) => format!("{prefix}{stack_name}/{unique}"),
+            _ => leg.stack_id.clone(),
         }
     }
 
