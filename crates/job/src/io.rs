@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use cfn_deployer_artifact::{self as artifact, s3_url, Location};
-use cfn_deployer_params::{ArtifactAttribute, ArtifactPath, FileRef, Params};
+use cfn_deployer_params::{ArtifactAttribute, ArtifactPath, FileRef};
 use cfn_deployer_step::{FileReader, Role, StepError};
 use tracing::info;
 
@@ -35,13 +35,12 @@ pub fn artifact_s3_client(sdk: &SdkConfig, creds: &ArtifactCredentials) -> aws_s
 pub struct JobFiles<'a> {
     sdk: &'a SdkConfig,
     job: &'a Job,
-    params: &'a Params,
 }
 
 impl<'a> JobFiles<'a> {
-    /// The files of `job`, configured by `params`.
-    pub fn new(sdk: &'a SdkConfig, job: &'a Job, params: &'a Params) -> Self {
-        Self { sdk, job, params }
+    /// The files of `job`.
+    pub fn new(sdk: &'a SdkConfig, job: &'a Job) -> Self {
+        Self { sdk, job }
     }
 
     fn credentials(&self, artifact: &str) -> Result<&'a ArtifactCredentials, JobError> {
@@ -121,9 +120,9 @@ impl FileReader for JobFiles<'_> {
 
     /// The setting that names the template's artifact, in this front's words.
     fn template_key(&self) -> &'static str {
-        match self.params.front {
-            cfn_deployer_params::Front::UserParameters => "UserParameters key `artifact`",
-            _ => "configuration property `TemplatePath`",
+        match self.job.configuration {
+            crate::job::Configuration::UserParameters(_) => "UserParameters key `artifact`",
+            crate::job::Configuration::Properties { .. } => "configuration property `TemplatePath`",
         }
     }
 

@@ -51,7 +51,7 @@ pub enum Report {
         token: String,
         /// One line on progress.
         summary: String,
-        /// The stack id.
+        /// The stack id; empty when no stack under way has one yet (a group starting).
         external_id: String,
         /// How far the operation is, 0 to 100, when known.
         percent: Option<u8>,
@@ -250,7 +250,11 @@ async fn put(client: &Client, job_id: &str, report: Report) -> (&'static str, Re
             "PutJobSuccessResult",
             success(
                 Some(token),
-                details(&summary, Some(&external_id), percent),
+                details(
+                    &summary,
+                    Some(external_id.as_str()).filter(|id| !id.is_empty()),
+                    percent,
+                ),
                 BTreeMap::new(),
             )
             .await,

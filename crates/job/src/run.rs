@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use cfn_deployer_engine::review::markdown;
-use cfn_deployer_engine::{Deployer, InFlight, Outcome};
-use cfn_deployer_params::Params;
-use cfn_deployer_step::{Ended, Front, Stepper, Words};
+use cfn_deployer_engine::{Deployer, Outcome};
+use cfn_deployer_params::{GroupRequest, Params, Request};
+use cfn_deployer_step::{Ended, Front, GroupReport, Resume, Stepper, Words};
 
 use crate::error::JobError;
 use crate::io::{write_output_artifact, JobFiles};
@@ -76,11 +76,11 @@ impl Front for Pipeline {
         &self.words
     }
 
-    fn params(&self, job: &Job) -> Result<Params, JobError> {
+    fn request(&self, job: &Job) -> Result<Request, JobError> {
         Ok(match &job.configuration {
-            Configuration::UserParameters(text) => Params::from_user_parameters(text.as_deref()),
+            Configuration::UserParameters(text) => Request::from_user_parameters(text.as_deref()),
             Configuration::Properties { values, query } => {
-                Params::from_configuration(values, query.as_deref())
+                Request::from_configuration(values, query.as_deref())
             }
         }
         .map_err(cfn_deployer_step::StepError::from)?)
@@ -90,15 +90,28 @@ impl Front for Pipeline {
         &job.id
     }
 
-    fn flight(&self, job: &Job, params: &Params) -> Result<Option<InFlight>, JobError> {
+    fn resume(&self, job: &Job, request: &Request) -> Result<Option<Resume>, JobError> {
         match &job.continuation_token {
-            Some(text) => Ok(Some(token::decode(text, &params.stack)?)),
+            Some(text) => Ok(Some(token::decode_for(text, request)?)),
             None => Ok(None),
         }
     }
 
-    fn files<'a>(&'a self, job: &'a Job, params: &'a Params) -> JobFiles<'a> {
-        JobFiles::new(&self.sdk, job, params)
+    fn files<'a>(&'a self, job: &'a Job) -> JobFiles<'a> {
+        JobFiles::new(&self.sdk, job)
+    }
+
+    async fn after_group(
+        &self,
+        job: &Job,
+        request: &GroupRequest,
+        report: &GroupReport,
+    ) -> Result<(), JobError> {
+        let Some(name) = &request.output_file_name else {
+            return Ok(());
+        };
+        let body = serde_json::to_vec_pretty(&report.document()).unwrap_or_default();
+        write_output_artifact(&self.sdk, job, name, &[(name.clone(), body)]).await
     }
 
     async fn after(
@@ -171,6 +184,25 @@ impl Front for Pipeline {
                     external_id: flight.stack_id,
                 },
                 Err(e) => Report::from_error(&JobError::from(e)),
+            },
+            Ended::GroupInProgress {
+                state,
+                summary,
+                percent,
+                stack_id,
+            } => match token::encode_resume(&Resume::Group(state)) {
+                Ok(token) => Report::Continue {
+                    percent,
+                    token,
+                    summary,
+                    external_id: stack_id.unwrap_or_default(),
+                },
+                Err(e) => Report::from_error(&JobError::from(e)),
+            },
+            Ended::GroupSucceeded { summary, report } => Report::Success {
+                output_variables: report.variables(),
+                summary,
+                external_id: None,
             },
             Ended::Failed {
                 kind,

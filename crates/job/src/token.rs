@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use cfn_deployer_engine::group::GroupState;
 use cfn_deployer_engine::InFlight;
+use cfn_deployer_params::Request;
+use cfn_deployer_step::Resume;
 
 /// The token format this build writes and reads.
 pub const VERSION: u64 = 1;
@@ -17,6 +20,12 @@ struct Token {
     v: u64,
     #[serde(flatten)]
     flight: InFlight,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GroupToken {
+    v: u64,
+    group: GroupState,
 }
 
 /// A continuation token that cannot be used.
@@ -36,11 +45,27 @@ pub enum TokenError {
         /// The stack in the parameters.
         params: String,
     },
+    /// A group's token for one stack's configuration, or the other way round.
+    #[error("the continuation token follows {token}, but the action configuration names {params}: retry the pipeline stage to start the deploy afresh")]
+    OtherRequest {
+        /// What the token follows.
+        token: String,
+        /// What the configuration names.
+        params: String,
+    },
     /// Too long for CodePipeline.
     #[error(
         "the continuation token would be {0} characters, over CodePipeline's limit of {MAX_TOKEN}"
     )]
     TooLong(usize),
+}
+
+fn fitting(text: String) -> Result<String, TokenError> {
+    let len = text.chars().count();
+    if len > MAX_TOKEN {
+        return Err(TokenError::TooLong(len));
+    }
+    Ok(text)
 }
 
 /// Encodes an operation under way as a token.
@@ -50,15 +75,58 @@ pub fn encode(flight: &InFlight) -> Result<String, TokenError> {
         flight: flight.clone(),
     })
     .map_err(|e| TokenError::Undecodable(e.to_string()))?;
-    let len = text.chars().count();
-    if len > MAX_TOKEN {
-        return Err(TokenError::TooLong(len));
+    fitting(text)
+}
+
+/// Encodes where a step left the deploy: a group's failure messages are shortened to fit.
+pub fn encode_resume(resume: &Resume) -> Result<String, TokenError> {
+    match resume {
+        Resume::Stack(flight) => encode(flight),
+        Resume::Group(state) => {
+            let mut state = state.clone();
+            // `{"v":1,"group":` and `}` around the state.
+            state.fit(MAX_TOKEN - 16);
+            let text = serde_json::to_string(&GroupToken {
+                v: VERSION,
+                group: state,
+            })
+            .map_err(|e| TokenError::Undecodable(e.to_string()))?;
+            fitting(text)
+        }
     }
-    Ok(text)
 }
 
 /// Decodes a token, checking it follows `stack`.
 pub fn decode(text: &str, stack: &str) -> Result<InFlight, TokenError> {
+    match decode_resume(text)? {
+        Resume::Stack(flight) if flight.stack_name == stack => Ok(flight),
+        Resume::Stack(flight) => Err(TokenError::OtherStack {
+            token: flight.stack_name,
+            params: stack.to_owned(),
+        }),
+        Resume::Group(_) => Err(TokenError::OtherRequest {
+            token: "a stack group".into(),
+            params: format!("stack `{stack}`"),
+        }),
+    }
+}
+
+/// Decodes a token, checking it follows what `request` asks: a stack's operation follows its
+/// stack; a group's run follows a group (its manifest is checked when it is read).
+pub fn decode_for(text: &str, request: &Request) -> Result<Resume, TokenError> {
+    match request {
+        Request::Stack(params) => decode(text, &params.stack).map(Resume::Stack),
+        Request::Group(_) => match decode_resume(text)? {
+            Resume::Group(state) => Ok(Resume::Group(state)),
+            Resume::Stack(flight) => Err(TokenError::OtherRequest {
+                token: format!("stack `{}`", flight.stack_name),
+                params: "a stack group".into(),
+            }),
+        },
+    }
+}
+
+fn decode_resume(text: &str) -> Result<Resume, TokenError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| TokenError::Undecodable(e.to_string()))?;
     match value.get("v") {
@@ -66,15 +134,15 @@ pub fn decode(text: &str, stack: &str) -> Result<InFlight, TokenError> {
         Some(other) => return Err(TokenError::Version(other.to_string())),
         None => return Err(TokenError::Undecodable("it has no version".into())),
     }
-    let token: Token = serde_path_to_error::deserialize(value)
-        .map_err(|e| TokenError::Undecodable(format!("field `{}`: {}", e.path(), e.inner())))?;
-    if token.flight.stack_name != stack {
-        return Err(TokenError::OtherStack {
-            token: token.flight.stack_name,
-            params: stack.to_owned(),
-        });
+    let undecodable = |e: serde_path_to_error::Error<serde_json::Error>| {
+        TokenError::Undecodable(format!("field `{}`: {}", e.path(), e.inner()))
+    };
+    if value.get("group").is_some() {
+        let token: GroupToken = serde_path_to_error::deserialize(value).map_err(undecodable)?;
+        return Ok(Resume::Group(token.group));
     }
-    Ok(token.flight)
+    let token: Token = serde_path_to_error::deserialize(value).map_err(undecodable)?;
+    Ok(Resume::Stack(token.flight))
 }
 
 #[cfg(test)]
@@ -128,6 +196,54 @@ mod tests {
             let err = decode(text, "orders-api").expect_err(text).to_string();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn a_fifty_stack_group_with_ten_under_way_fits_with_its_failures_shortened() {
+        use cfn_deployer_engine::group::{Change, Leg, Member, Phase};
+        let mut state = GroupState::new(
+            "22222222-abcd-2222-abcd-222222abcdef",
+            "0123456789abcdef",
+            Phase::Deploy,
+            50,
+            1_700_000_000,
+        );
+        for (i, member) in state.members.iter_mut().enumerate().take(10) {
+            *member = Member::Running(
+                Change::Updated,
+                Leg {
+                    operation: Operation::Update,
+                    stack_id: format!(
+                        "arn:aws-us-gov:cloudformation:us-gov-west-1:123456789012:stack/{}{i:02}/{}",
+                        "s".repeat(62),
+                        "f".repeat(36)
+                    ),
+                    started: 1_700_000_000,
+                    stalls: 2,
+                    resources: Some(500),
+                },
+            );
+        }
+        state.failures.push((11, "x".repeat(3000)));
+        state.compact();
+        let text = encode_resume(&Resume::Group(state.clone())).expect("fits");
+        assert!(text.chars().count() <= MAX_TOKEN, "{}", text.len());
+        let Resume::Group(back) = decode_resume(&text).expect("decodes") else {
+            panic!("a group")
+        };
+        assert_eq!(back.members, state.members);
+        assert!(back.failures[0].1.ends_with("..."));
+        let Member::Running(_, leg) = &back.members[3] else {
+            panic!("running")
+        };
+        let name = format!("{}03", "s".repeat(62));
+        assert_eq!(
+            back.stack_id(leg, &name),
+            format!(
+                "arn:aws-us-gov:cloudformation:us-gov-west-1:123456789012:stack/{name}/{}",
+                "f".repeat(36)
+            )
+        );
     }
 
     #[test]

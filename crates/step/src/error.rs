@@ -83,6 +83,33 @@ pub enum StepError {
     /// A CloudFormation call failed.
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    /// A stack group's manifest is unusable.
+    #[error("stack group manifest {file} {problem}")]
+    Manifest {
+        /// Where it lies, in words.
+        file: String,
+        /// What is wrong, and what to change.
+        problem: String,
+    },
+    /// A group that undoes itself on failure, with nowhere to record what it would put back.
+    #[error("the stack group's OnStackFailure is ROLLBACK_GROUP, which records each stack in the staging bucket before updating it, so that a failure can put it back: set CFN_DEPLOYER_STAGING_BUCKET to a bucket the deployer may write and read (template.yaml creates one), or set OnStackFailure: STOP in the manifest")]
+    GroupNeedsBucket,
+    /// The state resumed was written for another manifest.
+    #[error("stack group manifest {file} is not the one this deploy started with: run the deploy again to start afresh")]
+    GroupChanged {
+        /// Where the manifest lies, in words.
+        file: String,
+    },
+    /// One stack of a group cannot be deployed as asked, found before any call.
+    #[error("stack `{id}` of the group: {message}")]
+    GroupStack {
+        /// Its id in the manifest.
+        id: String,
+        /// What kind of problem it is.
+        kind: FailureKind,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Failing for StepError {
@@ -92,7 +119,11 @@ impl Failing for StepError {
             | Self::NoTemplate { .. }
             | Self::Refused { .. }
             | Self::NoStagingBucket { .. }
-            | Self::ConfigFile { .. } => FailureKind::Configuration,
+            | Self::ConfigFile { .. }
+            | Self::Manifest { .. }
+            | Self::GroupNeedsBucket => FailureKind::Configuration,
+            Self::GroupStack { kind, .. } => *kind,
+            Self::GroupChanged { .. } => FailureKind::Deploy,
             Self::Staging { source, .. } if source.is_access_denied() => FailureKind::Permission,
             Self::Staging { .. } | Self::NotText { .. } => FailureKind::Deploy,
             Self::Deploy(e) => e.kind(),

@@ -8,6 +8,7 @@
 
 mod budget;
 mod error;
+mod group;
 pub mod logging;
 mod prepare;
 mod settings;
@@ -16,6 +17,7 @@ mod words;
 
 pub use budget::{reserve, work_budget};
 pub use error::{Failing, StepError};
+pub use group::{GroupReport, GroupStack, Resume};
 pub use prepare::{FileReader, Preparer, Role, Stager};
 pub use settings::{sdk_config, Env, Settings, SettingsError};
 pub use step::{guarded, Ended, Front, Stepper, POLICY_OFF};

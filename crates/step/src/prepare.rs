@@ -25,6 +25,8 @@ pub enum Role {
     TemplateConfiguration,
     /// A JSON file a parameter override reads with `Fn::GetParam`.
     ParameterOverrides,
+    /// A stack group's manifest.
+    Manifest,
 }
 
 impl Role {
@@ -34,6 +36,7 @@ impl Role {
             Self::Template => "Template",
             Self::TemplateConfiguration => "TemplateConfiguration",
             Self::ParameterOverrides => "ParameterOverrides",
+            Self::Manifest => "StackGroup",
         }
     }
 }
@@ -78,6 +81,42 @@ pub struct Stager {
 }
 
 impl Stager {
+    /// Stages `body`, the template `template` names in words, for `plan`, returning the URL
+    /// CloudFormation reads it from.
+    pub async fn stage(
+        &self,
+        plan: &Plan,
+        body: String,
+        template: &str,
+    ) -> Result<String, StepError> {
+        let Some(bucket) = &self.bucket else {
+            return Err(StepError::NoStagingBucket {
+                template: template.to_owned(),
+                size: body.len(),
+                inside_zip: false,
+            });
+        };
+        self.put(&Self::location(bucket, plan), body, template)
+            .await
+    }
+
+    async fn put(
+        &self,
+        location: &Location,
+        body: String,
+        template: &str,
+    ) -> Result<String, StepError> {
+        artifact::put_object(&self.s3, location, body.into_bytes(), None)
+            .await
+            .map_err(|source| StepError::Staging {
+                template: template.to_owned(),
+                location: location.clone(),
+                source,
+            })?;
+        info!(%location, "template staged in S3 for CloudFormation");
+        Ok(s3_url(&self.region, location))
+    }
+
     /// The object a plan's template is staged at: named by the deploy's token, so every
     /// delivery of the same deploy writes the same object.
     pub fn location(bucket: &str, plan: &Plan) -> Location {
@@ -131,15 +170,8 @@ impl<'a, R: FileReader> Preparer<'a, R> {
             .into());
         };
         let location = Stager::location(bucket, plan);
-        artifact::put_object(&self.stager.s3, &location, body.into_bytes(), None)
-            .await
-            .map_err(|source| StepError::Staging {
-                template,
-                location: location.clone(),
-                source,
-            })?;
-        info!(%location, "template staged in S3 for CloudFormation");
-        Ok(s3_url(&self.stager.region, &location))
+        let url = self.stager.put(&location, body, &template).await?;
+        Ok(url)
     }
 
     /// A JSON settings file, read once per step.

@@ -7,15 +7,17 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use cfn_deployer_engine::group::GroupState;
 use cfn_deployer_engine::review::Review;
 use cfn_deployer_engine::{
     catch_panic, request_token, Deployer, FailureKind, InFlight, Outcome, StepError as EngineError,
 };
-use cfn_deployer_params::Params;
+use cfn_deployer_params::{GroupRequest, Params, Request};
 use futures_util::FutureExt as _;
 use tracing::{error, info, Instrument};
 
 use crate::error::{Failing, StepError};
+use crate::group::{GroupReport, Resume};
 use crate::prepare::{FileReader, Preparer, Stager};
 use crate::settings::Settings;
 use crate::words::Words;
@@ -49,6 +51,24 @@ pub enum Ended {
         summary: String,
         /// How far the operation is, 0 to 100, when known.
         percent: Option<u8>,
+    },
+    /// A stack group's run is under way; the front hands `state` to the next step.
+    GroupInProgress {
+        /// Where the run stands.
+        state: GroupState,
+        /// One line on its progress.
+        summary: String,
+        /// How far the run is, 0 to 100.
+        percent: Option<u8>,
+        /// The id of a stack under way, when one has an id.
+        stack_id: Option<String>,
+    },
+    /// Every stack of a group is deployed (or deleted).
+    GroupSucceeded {
+        /// One line for the console: every stack and its result.
+        summary: String,
+        /// Every stack, as the run left it.
+        report: GroupReport,
     },
     /// The deploy failed, or the step could not run.
     Failed {
@@ -143,21 +163,22 @@ pub trait Front: Sync {
     /// The front's words.
     fn words(&self) -> &Words;
 
-    /// The deploy's settings.
-    fn params(&self, arrival: &Self::Arrival) -> Result<Params, Self::Error>;
+    /// What the arrival asks for: one stack, or a group.
+    fn request(&self, arrival: &Self::Arrival) -> Result<Request, Self::Error>;
 
     /// What every delivery of the same deploy shares: the idempotency token derives from it.
     fn request_id<'a>(&self, arrival: &'a Self::Arrival) -> &'a str;
 
-    /// Where the last step left the deploy, `None` before the first; bound to `params`' stack.
-    fn flight(
+    /// Where the last step left the deploy, `None` before the first; bound to what `request`
+    /// asks (a stack's operation to its stack, a group's run to a group).
+    fn resume(
         &self,
         arrival: &Self::Arrival,
-        params: &Params,
-    ) -> Result<Option<InFlight>, Self::Error>;
+        request: &Request,
+    ) -> Result<Option<Resume>, Self::Error>;
 
     /// The files of this step.
-    fn files<'a>(&'a self, arrival: &'a Self::Arrival, params: &'a Params) -> Self::Files<'a>;
+    fn files<'a>(&'a self, arrival: &'a Self::Arrival) -> Self::Files<'a>;
 
     /// What the front does once the engine has moved, before it answers: write files, read
     /// what the answer needs.
@@ -169,6 +190,14 @@ pub trait Front: Sync {
         outcome: &mut Outcome,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
+    /// What the front does once a group run is over, before it answers: write its report.
+    fn after_group(
+        &self,
+        arrival: &Self::Arrival,
+        request: &GroupRequest,
+        report: &GroupReport,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
     /// The one place where the end of a step becomes the front's answer.
     fn answer(&self, arrival: &Self::Arrival, ended: Ended) -> Self::Answer;
 }
@@ -177,8 +206,8 @@ pub trait Front: Sync {
 #[derive(Debug, Clone)]
 pub struct Stepper {
     deployer: Deployer,
-    settings: Settings,
-    stager: Stager,
+    pub(crate) settings: Settings,
+    pub(crate) stager: Stager,
 }
 
 impl Stepper {
@@ -249,19 +278,37 @@ impl Stepper {
         arrival: &F::Arrival,
         budget: Option<Duration>,
     ) -> Ended {
-        let params = match front.params(arrival) {
-            Ok(params) => params,
+        let request = match front.request(arrival) {
+            Ok(request) => request,
             Err(err) => return Ended::from_error(&err),
         };
-        let span = tracing::info_span!("deploy", stack = %params.stack);
-        match self
-            .advance(front, arrival, &params, budget)
-            .instrument(span)
-            .await
-        {
-            Ok(ended) => ended,
-            Err(err) => Ended::from_error(&err),
-        }
+        let resume = match front.resume(arrival, &request) {
+            Ok(resume) => resume,
+            Err(err) => return Ended::from_error(&err),
+        };
+        let done = match (&request, resume) {
+            (Request::Stack(params), resume) => {
+                let flight = match resume {
+                    Some(Resume::Stack(flight)) => Some(flight),
+                    _ => None,
+                };
+                let span = tracing::info_span!("deploy", stack = %params.stack);
+                self.advance(front, arrival, params, flight, budget)
+                    .instrument(span)
+                    .await
+            }
+            (Request::Group(group), resume) => {
+                let state = match resume {
+                    Some(Resume::Group(state)) => Some(state),
+                    _ => None,
+                };
+                let span = tracing::info_span!("group");
+                self.group(front, arrival, group, state, budget)
+                    .instrument(span)
+                    .await
+            }
+        };
+        done.unwrap_or_else(|err| Ended::from_error(&err))
     }
 
     async fn advance<F: Front>(
@@ -269,11 +316,11 @@ impl Stepper {
         front: &F,
         arrival: &F::Arrival,
         params: &Params,
+        flight: Option<InFlight>,
         budget: Option<Duration>,
     ) -> Result<Ended, F::Error> {
-        let flight = front.flight(arrival, params)?;
         let plan = params.plan(&request_token(front.request_id(arrival)));
-        let files = front.files(arrival, params);
+        let files = front.files(arrival);
         let inputs = Preparer::new(&files, params, &self.stager);
         let mut outcome = self
             .deployer

@@ -25,6 +25,7 @@ impl FileReader for S3Files<'_> {
     async fn read(&self, file: &FileRef, role: Role) -> Result<Vec<u8>, TaskError> {
         let key = match role {
             Role::Template => self.template_key(),
+            Role::Manifest => "StackGroupURL",
             other => other.key(),
         };
         let FileRef::S3(file) = file else {

@@ -1,9 +1,10 @@
 //! The Step Functions front of the one step: a step task's input and state in, the step run
 //! with the function's own role reading S3, and the end turned into the task's one answer.
 
+use cfn_deployer_engine::group::GroupState;
 use cfn_deployer_engine::{now_epoch, Deployer, InFlight, Outcome};
-use cfn_deployer_params::{FileRef, Params, S3File};
-use cfn_deployer_step::{Ended, Front, Stepper, Words};
+use cfn_deployer_params::{FileRef, GroupRequest, Params, Request, S3File};
+use cfn_deployer_step::{Ended, Front, GroupReport, Resume, Stepper, Words};
 use serde_json::{json, Value};
 use tracing::warn;
 
@@ -51,8 +52,11 @@ impl Front for Execution {
         &WORDS
     }
 
-    fn params(&self, task: &StepTask) -> Result<Params, TaskError> {
-        let mut params = Params::from_execution_input(task.input.clone())?;
+    fn request(&self, task: &StepTask) -> Result<Request, TaskError> {
+        let mut params = match Request::from_execution_input(task.input.clone())? {
+            Request::Stack(params) => params,
+            group @ Request::Group(_) => return Ok(group),
+        };
         if !matches!(params.template, Some(FileRef::S3(_))) {
             if let Some(url) = build::exported_template_url(&task.build) {
                 let file = S3File::parse(&url, "TemplateURL").map_err(|e| {
@@ -66,7 +70,7 @@ impl Front for Execution {
                 return Err(TaskError::NoTemplate);
             }
         }
-        Ok(params)
+        Ok(Request::Stack(params))
     }
 
     fn request_id<'a>(&self, task: &'a StepTask) -> &'a str {
@@ -75,12 +79,26 @@ impl Front for Execution {
         task.execution.rsplit(':').next().unwrap_or(&task.execution)
     }
 
-    fn flight(&self, task: &StepTask, params: &Params) -> Result<Option<InFlight>, TaskError> {
-        let flight: InFlight = match &task.state {
-            Value::Null => return Ok(None),
-            other => serde_json::from_value(other.clone())
-                .map_err(|e| TaskError::State(e.to_string()))?,
+    fn resume(&self, task: &StepTask, request: &Request) -> Result<Option<Resume>, TaskError> {
+        if task.state.is_null() {
+            return Ok(None);
+        }
+        let params = match request {
+            Request::Stack(params) => params,
+            // A group's state names its manifest by digest, which the step checks.
+            Request::Group(_) => {
+                let Some(group) = task.state.get("group") else {
+                    return Err(TaskError::State(
+                        "the state follows one stack, but the input names a stack group".into(),
+                    ));
+                };
+                let state: GroupState = serde_json::from_value(group.clone())
+                    .map_err(|e| TaskError::State(e.to_string()))?;
+                return Ok(Some(Resume::Group(state)));
+            }
         };
+        let flight: InFlight = serde_json::from_value(task.state.clone())
+            .map_err(|e| TaskError::State(e.to_string()))?;
         // A task is a payload anyone allowed to invoke the function can send: its state must
         // follow the input's own stack, or it would read and return another stack's.
         let named = flight.stack_id.split('/').nth(1);
@@ -90,14 +108,24 @@ impl Front for Execution {
                 input: params.stack.clone(),
             });
         }
-        Ok(Some(flight))
+        Ok(Some(Resume::Stack(flight)))
     }
 
-    fn files<'a>(&'a self, _task: &'a StepTask, _params: &'a Params) -> S3Files<'a> {
+    fn files<'a>(&'a self, _task: &'a StepTask) -> S3Files<'a> {
         S3Files {
             s3: self.stepper.s3(),
             settings: self.stepper.settings(),
         }
+    }
+
+    async fn after_group(
+        &self,
+        _task: &StepTask,
+        _request: &GroupRequest,
+        _report: &GroupReport,
+    ) -> Result<(), TaskError> {
+        // The report is the task's output: nothing to write.
+        Ok(())
     }
 
     async fn after(
@@ -147,6 +175,31 @@ impl Front for Execution {
                 },
                 Err(e) => TaskResult::from_error(&TaskError::State(e.to_string())),
             },
+            Ended::GroupInProgress {
+                state,
+                summary,
+                percent,
+                ..
+            } => {
+                let age = u64::try_from(now_epoch() - state.started).unwrap_or(0);
+                TaskResult {
+                    state: Some(json!({ "group": state })),
+                    summary: Some(summary),
+                    percent,
+                    wait_seconds: Some(pace::wait_seconds(u64::from(task.interval), age)),
+                    ..TaskResult::default()
+                }
+            }
+            Ended::GroupSucceeded { summary, report } => {
+                let mut output = report.document();
+                output["Summary"] = Value::String(summary.clone());
+                TaskResult {
+                    done: true,
+                    summary: Some(summary),
+                    output: Some(answer::fit(output, answer::BUDGET)),
+                    ..TaskResult::default()
+                }
+            }
             Ended::Failed {
                 kind,
                 message,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cfn_deployer_params::Params;
+use cfn_deployer_params::Request;
 use cfn_deployer_step::{guarded, Stepper};
 use serde::Deserialize;
 use serde_json::Value;
@@ -113,8 +113,16 @@ impl Tasks {
 
 /// Validates the execution input, once, before anything runs.
 fn prepare(input: Value) -> TaskResult {
-    match Params::from_execution_input(input) {
-        Ok(params) => TaskResult {
+    match Request::from_execution_input(input) {
+        Ok(Request::Group(group)) => TaskResult {
+            poll_interval_seconds: Some(
+                group.poll_interval_seconds.unwrap_or(DEFAULT_POLL_INTERVAL),
+            ),
+            build: group.build.as_ref().map(build::request),
+            summary: Some("deploying a stack group".into()),
+            ..TaskResult::default()
+        },
+        Ok(Request::Stack(params)) => TaskResult {
             poll_interval_seconds: Some(
                 params
                     .poll_interval_seconds

@@ -1,0 +1,183 @@
+//! Stack groups, for every front: the manifest read and checked, the stacks deployed in
+//! dependency order through the engine's one-stack steps, each updated stack recorded first,
+//! and on a failure every stack the run changed put back. A front sees only [`Resume`],
+//! [`Ended`](crate::Ended)'s group arms and the [`GroupReport`].
+
+mod member;
+mod run;
+
+use std::collections::BTreeMap;
+
+use cfn_deployer_engine::group::{GroupState, StackResult};
+use cfn_deployer_engine::InFlight;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use run::{fresh, Run};
+
+use std::time::Duration;
+
+use cfn_deployer_engine::group::OnStackFailure;
+use cfn_deployer_engine::FailureKind;
+use cfn_deployer_params::{GroupRequest, Manifest};
+use tracing::info;
+
+use crate::error::{Failing, StepError};
+use crate::prepare::{FileReader, Role};
+use crate::step::{Ended, Front, Stepper, POLICY_OFF};
+
+/// Where the last step left what a request asked: one stack's operation, or a group run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resume {
+    /// One stack's operation under way.
+    Stack(InFlight),
+    /// A group run under way.
+    Group(GroupState),
+}
+
+/// One stack of a group, as the run left it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupStack {
+    /// Its id in the manifest.
+    #[serde(skip)]
+    pub id: String,
+    /// The stack's name.
+    #[serde(rename = "StackName")]
+    pub stack_name: String,
+    /// The stack's id, when it exists.
+    #[serde(rename = "StackId")]
+    pub stack_id: Option<String>,
+    /// Its status, when it exists.
+    #[serde(rename = "StackStatus")]
+    pub stack_status: Option<String>,
+    /// What the run did to it.
+    #[serde(rename = "Result")]
+    pub result: StackResult,
+    /// Its outputs.
+    #[serde(rename = "Outputs")]
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// Every stack of a group, as the run left them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupReport {
+    /// The stacks, in the manifest's order.
+    pub stacks: Vec<GroupStack>,
+}
+
+impl GroupReport {
+    /// The output file: `{"Stacks": {"<id>": {StackName, StackId, StackStatus, Result,
+    /// Outputs}}}`.
+    pub fn document(&self) -> Value {
+        let stacks: serde_json::Map<String, Value> = self
+            .stacks
+            .iter()
+            .map(|s| (s.id.clone(), serde_json::to_value(s).unwrap_or(Value::Null)))
+            .collect();
+        json!({ "Stacks": stacks })
+    }
+
+    /// Every stack's outputs as `<id>_<OutputKey>`.
+    pub fn variables(&self) -> BTreeMap<String, String> {
+        self.stacks
+            .iter()
+            .flat_map(|s| {
+                s.outputs
+                    .iter()
+                    .map(move |(k, v)| (format!("{}_{k}", s.id), v.clone()))
+            })
+            .collect()
+    }
+}
+
+impl Stepper {
+    /// One step of a stack group: its manifest read and checked (and, before the first step,
+    /// every template found), then the run advanced.
+    pub(crate) async fn group<F: Front>(
+        &self,
+        front: &F,
+        arrival: &F::Arrival,
+        request: &GroupRequest,
+        state: Option<GroupState>,
+        budget: Option<Duration>,
+    ) -> Result<Ended, F::Error> {
+        let files = front.files(arrival);
+        let place = files.place(&request.manifest);
+        let bytes = files.read(&request.manifest, Role::Manifest).await?;
+        let text = String::from_utf8(bytes).map_err(|_| StepError::Manifest {
+            file: place.clone(),
+            problem: "is not UTF-8 text: write it in YAML or JSON".into(),
+        })?;
+        let manifest = Manifest::parse(&text, &request.manifest, request.front).map_err(|e| {
+            StepError::Manifest {
+                file: place.clone(),
+                problem: e.to_string(),
+            }
+        })?;
+        let state = match state {
+            Some(state)
+                if state.digest != manifest.digest
+                    || state.members.len() != manifest.stacks.len() =>
+            {
+                return Err(StepError::GroupChanged { file: place }.into())
+            }
+            Some(state) => state,
+            None => {
+                let rollback = manifest.on_failure == OnStackFailure::RollbackGroup;
+                if !request.delete && rollback && self.settings.staging_bucket.is_none() {
+                    return Err(StepError::GroupNeedsBucket.into());
+                }
+                if !request.delete {
+                    for entry in &manifest.stacks {
+                        if let Some(template) = &entry.params.template {
+                            if let Err(e) = files.read(template, Role::Template).await {
+                                // A template that cannot be found is the manifest's to fix.
+                                let kind = match e.kind() {
+                                    FailureKind::Permission => FailureKind::Permission,
+                                    _ => FailureKind::Configuration,
+                                };
+                                return Err(StepError::GroupStack {
+                                    id: entry.id.clone(),
+                                    kind,
+                                    message: e.to_string(),
+                                }
+                                .into());
+                            }
+                        }
+                    }
+                }
+                info!(stacks = manifest.stacks.len(), digest = %manifest.digest, "stack group run starting");
+                fresh(front.request_id(arrival), &manifest, request.delete)
+            }
+        };
+        drop(files);
+        let run = Run::new(self, front, arrival, request, manifest, state);
+        let ended = run.advance(self.settings.pace, budget).await;
+        Ok(match ended {
+            Ended::GroupInProgress {
+                state,
+                summary,
+                percent,
+                stack_id,
+            } => Ended::GroupInProgress {
+                state,
+                summary: self.policy_said(summary),
+                percent,
+                stack_id,
+            },
+            Ended::GroupSucceeded { summary, report } => Ended::GroupSucceeded {
+                summary: self.policy_said(summary),
+                report,
+            },
+            other => other,
+        })
+    }
+
+    pub(crate) fn policy_said(&self, summary: String) -> String {
+        if self.settings.role_policy_on() {
+            summary
+        } else {
+            format!("{summary}; {POLICY_OFF}")
+        }
+    }
+}
