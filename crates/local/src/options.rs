@@ -176,7 +176,8 @@ pub struct StepFunctionsOptions {
     /// Where the interpreters' runners (`run-local.mjs`, `run-moto.py`) lie.
     pub runners: PathBuf,
     /// The execution input. Without `TemplateURL` or `Build`, the uploaded artifact's
-    /// `template_file` becomes its `TemplateURL`.
+    /// `template_file` becomes its `TemplateURL`; a `StackGroupURL` that is a path alone names
+    /// a manifest in the uploaded artifact.
     pub input: Value,
     /// The template's path inside the uploaded artifact.
     pub template_file: String,
@@ -185,8 +186,9 @@ pub struct StepFunctionsOptions {
 }
 
 impl StepFunctionsOptions {
-    /// The execution input as it will run: a mocked build's `Build` added when asked for, and
-    /// `template_url` as its `TemplateURL` when it names no template of its own.
+    /// The execution input as it will run: a mocked build's `Build` added when asked for,
+    /// `template_url` as its `TemplateURL` when it names no template of its own, and a
+    /// `StackGroupURL` path made a URL into the same artifact.
     pub fn input_with(&self, template_url: &str) -> Value {
         let mut input = self.input.clone();
         if let Value::Object(map) = &mut input {
@@ -196,7 +198,13 @@ impl StepFunctionsOptions {
                     json!({"ProjectName": "local-build", "EnvironmentVariables": {"STAGE": "local"}}),
                 );
             }
-            if !map.contains_key("TemplateURL") && !map.contains_key("Build") {
+            // A group's manifest named by its path alone lies in the uploaded artifact.
+            let object = template_url.split("::").next().unwrap_or(template_url);
+            if let Some(Value::String(group)) = map.get_mut("StackGroupURL") {
+                if !group.contains("://") {
+                    *group = format!("{object}::{group}");
+                }
+            } else if !map.contains_key("TemplateURL") && !map.contains_key("Build") {
                 map.insert("TemplateURL".into(), Value::String(template_url.to_owned()));
             }
         }

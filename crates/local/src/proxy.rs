@@ -35,22 +35,27 @@ pub enum FaultKind {
     InvalidNonce,
 }
 
-/// A fault for the first `times` calls of `operation` (`*` for any).
+/// A fault for the first `times` calls of `operation` (`*` for any), on `stack` when one is
+/// named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     /// The API operation, e.g. `GetObject` or `CreateStack`, or `*`.
     pub operation: String,
+    /// The stack whose calls it hits (the call's `StackName`), when it hits one stack only.
+    pub stack: Option<String>,
     /// What to do.
     pub kind: FaultKind,
     /// How many matching calls it hits.
     pub times: usize,
 }
 
-/// The fault due for this call of `operation` among `faults`, if any, counted down.
-pub(crate) fn due(faults: &mut [Fault], operation: &str) -> Option<FaultKind> {
-    let fault = faults
-        .iter_mut()
-        .find(|f| f.times > 0 && (f.operation == operation || f.operation == "*"))?;
+/// The fault due for this call of `operation` on `stack` among `faults`, if any, counted down.
+pub(crate) fn due(faults: &mut [Fault], operation: &str, stack: Option<&str>) -> Option<FaultKind> {
+    let fault = faults.iter_mut().find(|f| {
+        f.times > 0
+            && (f.operation == operation || f.operation == "*")
+            && (f.stack.is_none() || f.stack.as_deref() == stack)
+    })?;
     fault.times -= 1;
     Some(fault.kind.clone())
 }
@@ -58,18 +63,22 @@ pub(crate) fn due(faults: &mut [Fault], operation: &str) -> Option<FaultKind> {
 impl FromStr for Fault {
     type Err = String;
 
-    /// `OPERATION:KIND[:TIMES]`, KIND one of `500`, `503` (any status), `throttle`, `drop`,
-    /// `norange`, `delay=SECONDS`; TIMES defaults to 1.
+    /// `OPERATION[@STACK]:KIND[:TIMES]`, KIND one of `500`, `503`, `400` (any status; 400 is
+    /// a `ValidationError`), `throttle`, `drop`, `norange`, `delay=SECONDS`; TIMES defaults
+    /// to 1.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.split(':');
         let usage = || {
-            format!("`{s}`: a fault is OPERATION:KIND[:TIMES], KIND one of 500, 503, throttle, drop, norange, invalid-nonce, delay=SECONDS")
+            format!("`{s}`: a fault is OPERATION[@STACK]:KIND[:TIMES], KIND one of 500, 503, 400, throttle, drop, norange, invalid-nonce, delay=SECONDS")
         };
-        let operation = parts
-            .next()
-            .filter(|o| !o.is_empty())
-            .ok_or_else(usage)?
-            .to_owned();
+        let target = parts.next().filter(|o| !o.is_empty()).ok_or_else(usage)?;
+        let (operation, stack) = match target.split_once('@') {
+            Some((op, stack)) if !op.is_empty() && !stack.is_empty() => {
+                (op.to_owned(), Some(stack.to_owned()))
+            }
+            Some(_) => return Err(usage()),
+            None => (target.to_owned(), None),
+        };
         let kind = match parts.next().ok_or_else(usage)? {
             "throttle" => FaultKind::Throttle,
             "drop" => FaultKind::Drop,
@@ -95,6 +104,7 @@ impl FromStr for Fault {
         }
         Ok(Self {
             operation,
+            stack,
             kind,
             times,
         })
@@ -260,11 +270,21 @@ fn classify(method: &str, path: &str, form: Option<&[u8]>) -> (&'static str, Str
     ("S3", op.to_owned())
 }
 
+/// The `StackName` a query-protocol form names, when it is a plain name.
+fn form_stack_name(form: &[u8]) -> Option<String> {
+    std::str::from_utf8(form)
+        .ok()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("StackName="))
+        .map(str::to_owned)
+}
+
 fn error_response(service: &str, status: u16, throttle: bool) -> Response {
     let (status, body) = match (service, throttle) {
         ("S3", true) => (503, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".to_owned()),
         ("S3", false) => (status, format!("<Error><Code>{}</Code><Message>Injected fault</Message></Error>", if status == 503 { "ServiceUnavailable" } else { "InternalError" })),
         (_, true) => (400, "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>injected</RequestId></ErrorResponse>".to_owned()),
+        (_, false) if status == 400 => (status, "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Injected fault: the template is invalid</Message></Error><RequestId>injected</RequestId></ErrorResponse>".to_owned()),
         (_, false) => (status, format!("<ErrorResponse><Error><Type>Receiver</Type><Code>{}</Code><Message>Injected fault</Message></Error><RequestId>injected</RequestId></ErrorResponse>", if status == 503 { "ServiceUnavailable" } else { "InternalFailure" })),
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -321,9 +341,11 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         }
         _ => None,
     };
+    let stack = form.as_deref().and_then(form_stack_name);
     let fault = due(
         &mut shared.faults.lock().unwrap_or_else(PoisonError::into_inner),
         &operation,
+        stack.as_deref(),
     );
     if let Some(kind) = &fault {
         shared

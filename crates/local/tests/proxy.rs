@@ -26,6 +26,7 @@ async fn a_server_that_ignores_ranges_is_streamed() {
         &moto.endpoint,
         vec![Fault {
             operation: "GetObject".into(),
+            stack: None,
             kind: FaultKind::NoRange,
             times: 100,
         }],

@@ -123,7 +123,7 @@ impl Book {
 
     /// The fault due for this call of `operation`, if any, counted down.
     fn fault(&mut self, operation: &str) -> Option<FaultKind> {
-        crate::proxy::due(&mut self.faults, operation)
+        crate::proxy::due(&mut self.faults, operation, None)
     }
 }
 

@@ -52,6 +52,8 @@ pub struct Header {
     pub mode: Option<String>,
     /// The stack, when the settings name it.
     pub stack: Option<String>,
+    /// A stack group's stacks, one line each with its wave, when the settings name a group.
+    pub group: Vec<String>,
 }
 
 /// The pipeline's name in the header and in the jobs it hands out.
@@ -135,9 +137,10 @@ impl View {
             .into_iter()
             .flatten()
             .collect();
-        let stack = match what.is_empty() {
-            true => "  stack: not known until the settings are valid".to_owned(),
-            false => format!("  stack {}", what.join(" · ")),
+        let stack = match (what.is_empty(), h.group.is_empty()) {
+            (_, false) => h.group.join("\n"),
+            (true, true) => "  stack: not known until the settings are valid".to_owned(),
+            (false, true) => format!("  stack {}", what.join(" · ")),
         };
         let artifact = format!("  artifact {artifact} at {location}");
         match &self.0.live {

@@ -16,7 +16,7 @@ use cfn_deployer_local::lambda::SavedEvent;
 use cfn_deployer_local::options::{Front, Interpreter, Options, Source, OUTPUT_ARTIFACT};
 use cfn_deployer_local::run;
 use cfn_deployer_local::view::{report, Header, Style, View};
-use cfn_deployer_params::Params;
+use cfn_deployer_params::{FileRef, GroupRequest, Manifest, Params, Request};
 use clap::Parser;
 
 use crate::cli::Cli;
@@ -165,19 +165,24 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     // The settings, when they are valid enough to name a stack; the function says what is
     // wrong with them otherwise.
-    let params = match &front {
+    let request = match &front {
         Front::Worker(w) => {
-            Params::from_configuration(&w.configuration.clone().into_iter().collect(), None).ok()
+            Request::from_configuration(&w.configuration.clone().into_iter().collect(), None).ok()
         }
         // Read as the execution will get it, the uploaded artifact standing in for a template
         // the input does not name, so that the header shows the action mode.
-        Front::StepFunctions(s) => Params::from_execution_input(s.input_with(&format!(
+        Front::StepFunctions(s) => Request::from_execution_input(s.input_with(&format!(
             "s3://{}/artifact.zip::{}",
             cli.bucket, s.template_file
         )))
         .ok(),
-        Front::Function => Params::from_user_parameters(Some(&user_parameters)).ok(),
+        Front::Function => Request::from_user_parameters(Some(&user_parameters)).ok(),
     };
+    let group = match (&request, &source) {
+        (Some(Request::Group(g)), Source::Dir(dir)) => group_lines(dir, g),
+        _ => Vec::new(),
+    };
+    let params = request.and_then(|r| r.into_stack().ok());
     let stack = match (&params, &front) {
         (Some(p), _) => Some(p.stack.clone()),
         (None, Front::StepFunctions(s)) => s
@@ -205,6 +210,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         front: front_name,
         mode: params.as_ref().map(|p| mode_name(&p.action)),
         stack: stack.clone(),
+        group,
     };
     let view = View::new(Style::detect(cli.json), cli.verbose, header);
 
@@ -292,4 +298,51 @@ fn print_function_env(cli: &Cli, port: u16, function_env: &[(String, String)]) {
         cli.invoke_url.as_deref().unwrap_or_default()
     );
     eprintln!("  export {}", exports.join(" "));
+}
+
+/// The header's lines for a stack group whose manifest lies in the folder `dir`: each stack
+/// with its wave, in the order they deploy; none when the manifest cannot be read (the
+/// function says why).
+fn group_lines(dir: &std::path::Path, group: &GroupRequest) -> Vec<String> {
+    let file = match &group.manifest {
+        FileRef::Artifact(path) => path.file.clone(),
+        FileRef::S3(s3) => s3.inner.clone().unwrap_or_default(),
+    };
+    let Ok(text) = std::fs::read_to_string(dir.join(&file)) else {
+        return Vec::new();
+    };
+    let Ok(manifest) = Manifest::parse(&text, &group.manifest, group.front) else {
+        return Vec::new();
+    };
+    let graph = &manifest.graph;
+    let mut order: Vec<usize> = (0..graph.len()).collect();
+    order.sort_by_key(|&i| (graph.wave(i), i));
+    let waves = order.last().map(|&i| graph.wave(i)).unwrap_or(0);
+    let width = manifest
+        .stacks
+        .iter()
+        .map(|s| s.id.len())
+        .max()
+        .unwrap_or(0);
+    let mut lines = vec![format!(
+        "  stack group {file}: {} stacks in {waves} wave(s), at most {} at once",
+        graph.len(),
+        manifest.max_concurrency
+    )];
+    lines.extend(order.into_iter().map(|i| {
+        let entry = &manifest.stacks[i];
+        let on: Vec<&str> = graph.deps(i).iter().map(|&d| graph.id(d)).collect();
+        let after = if on.is_empty() {
+            String::new()
+        } else {
+            format!(" (after {})", on.join(", "))
+        };
+        format!(
+            "    wave {}  {:width$}  {}{after}",
+            graph.wave(i),
+            entry.id,
+            entry.params.stack
+        )
+    }));
+    lines
 }
