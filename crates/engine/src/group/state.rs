@@ -253,7 +253,7 @@ impl GroupState {
         }
     }
 
-    /// Shortens the failure messages, longest first, until the state's JSON is at most `max`
+    /// Shortens the failure messages and notes, longest first, until the state's JSON is at most `max`
     /// characters; `false` when even empty messages leave it longer.
     pub fn fit(&mut self, max: usize) -> bool {
         loop {
@@ -263,7 +263,13 @@ impl GroupState {
             if len <= max {
                 return true;
             }
-            let Some((_, longest)) = self.failures.iter_mut().max_by_key(|(_, m)| m.len()) else {
+            let longest = self
+                .failures
+                .iter_mut()
+                .map(|(_, m)| m)
+                .chain(self.notes.iter_mut())
+                .max_by_key(|m| m.len());
+            let Some(longest) = longest else {
                 return false;
             };
             let chars = longest.chars().count();

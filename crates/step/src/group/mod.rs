@@ -128,21 +128,25 @@ impl Stepper {
                     return Err(StepError::GroupNeedsBucket.into());
                 }
                 if !request.delete {
-                    for entry in &manifest.stacks {
-                        if let Some(template) = &entry.params.template {
-                            if let Err(e) = files.read(template, Role::Template).await {
-                                // A template that cannot be found is the manifest's to fix.
-                                let kind = match e.kind() {
-                                    FailureKind::Permission => FailureKind::Permission,
-                                    _ => FailureKind::Configuration,
-                                };
-                                return Err(StepError::GroupStack {
-                                    id: entry.id.clone(),
-                                    kind,
-                                    message: e.to_string(),
-                                }
-                                .into());
+                    // Every template found before the first call, read side by side.
+                    let reads = manifest.stacks.iter().filter_map(|entry| {
+                        let template = entry.params.template.as_ref()?;
+                        let files = &files;
+                        Some(async move { (entry, files.read(template, Role::Template).await) })
+                    });
+                    for (entry, read) in futures_util::future::join_all(reads).await {
+                        if let Err(e) = read {
+                            // A template that cannot be found is the manifest's to fix.
+                            let kind = match e.kind() {
+                                FailureKind::Permission => FailureKind::Permission,
+                                _ => FailureKind::Configuration,
+                            };
+                            return Err(StepError::GroupStack {
+                                id: entry.id.clone(),
+                                kind,
+                                message: e.to_string(),
                             }
+                            .into());
                         }
                     }
                 }
