@@ -379,3 +379,48 @@ fn stop_leaves_a_failed_group_as_it_is_and_an_undo_leaves_protected_stacks_in_pl
         "left in place"
     );
 }
+
+#[test]
+fn a_missing_output_fails_its_stack_and_rollback_needs_a_staging_bucket() {
+    let moto = moto_or_skip!();
+    let prefix = unique("refs");
+    let manifest = format!(
+        "Stacks:\n{}  app:\n    StackName: {prefix}-app\n    TemplatePath: stack.yaml\n    Parameters:\n      Release: r1\n      Upstream: {{Output: base.NoSuchOutput}}\n",
+        entry("base", &format!("{prefix}-base"), "r1", None, "").replace("stacks/stack.yaml", "stack.yaml")
+    );
+    let dir = project(
+        "",
+        &[
+            ("stack.yaml", STACK.as_bytes()),
+            ("group.yaml", manifest.as_bytes()),
+        ],
+    );
+    let path = dir.path().to_str().expect("path");
+    let params = r#"{"StackGroup": "BuildOutput::group.yaml"}"#;
+
+    // Without a staging bucket there is nowhere to record the stacks: refused before any call.
+    let refused = run_local(
+        moto,
+        &[path, "--user-parameters", params, "--staging-bucket", ""],
+    );
+    refused.assert_failed("ConfigurationError", "set CFN_DEPLOYER_STAGING_BUCKET");
+    assert!(
+        refused.output.contains("or set OnStackFailure: STOP"),
+        "{}",
+        refused.output
+    );
+
+    let run = run_local(moto, &[path, "--user-parameters", params]);
+    run.assert_failed(
+        "JobFailed",
+        "parameter `Upstream` reads {Output: base.NoSuchOutput}",
+    );
+    let named = format!("stack `{prefix}-base` has no output `NoSuchOutput`");
+    for part in [
+        named.as_str(),
+        "(its outputs: Marker, Release)",
+        "base DELETED",
+    ] {
+        assert!(run.output.contains(part), "{part}: {}", run.output);
+    }
+}

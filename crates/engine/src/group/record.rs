@@ -97,3 +97,67 @@ impl Deployer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
+    use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus, Tag};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    #[tokio::test]
+    async fn a_record_keeps_the_template_as_deployed_and_leaves_masked_values_out() {
+        let get = mock!(aws_sdk_cloudformation::Client::get_template)
+            .match_requests(|r| r.template_stage() == Some(&TemplateStage::Original))
+            .then_output(|| {
+                GetTemplateOutput::builder()
+                    .template_body("Resources: {}")
+                    .build()
+            });
+        let deployer = Deployer::new(mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::Sequential,
+            &[&get]
+        ));
+        let param = |k: &str, v: &str| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        };
+        let stack = Stack::builder()
+            .stack_name("app-data")
+            .stack_id("arn:aws:cloudformation:us-east-1:111111111111:stack/app-data/1")
+            .stack_status(StackStatus::UpdateComplete)
+            .creation_time(aws_smithy_types::DateTime::from_secs(0))
+            .parameters(param("Release", "v1"))
+            .parameters(param("Token", "****"))
+            .capabilities(Capability::CapabilityIam)
+            .tags(Tag::builder().key("team").value("payments").build())
+            .build();
+        let recorded = deployer.record(&stack).await.expect("recorded");
+        assert_eq!(recorded.template, "Resources: {}");
+        assert_eq!(
+            recorded.parameters.get("Release").map(String::as_str),
+            Some("v1")
+        );
+        assert!(
+            !recorded.parameters.contains_key("Token"),
+            "a masked value is not a value"
+        );
+        assert_eq!(recorded.secret, ["Token"]);
+        assert_eq!(recorded.capabilities, ["CAPABILITY_IAM"]);
+        assert_eq!(
+            recorded.tags.get("team").map(String::as_str),
+            Some("payments")
+        );
+        // Put back without the masked parameter: CloudFormation keeps its current value.
+        let prepared = recorded.prepared(None);
+        assert_eq!(prepared.template, Template::Body("Resources: {}".into()));
+        assert!(!prepared.parameters.contains_key("Token"));
+        assert_eq!(
+            recorded.prepared(Some("https://s3/x".into())).template,
+            Template::Url("https://s3/x".into())
+        );
+    }
+}
