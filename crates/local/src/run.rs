@@ -10,6 +10,7 @@ use crate::options::{Front, Options};
 use crate::outcome::Summary;
 use crate::proxy::Proxy;
 use crate::stage::Stage;
+use crate::view::group::GroupWatcher;
 use crate::view::watch::Watcher;
 use crate::view::Style;
 
@@ -29,6 +30,16 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         )),
         _ => None,
     };
+    let group = match (opts.view.group(), opts.view.style()) {
+        (Some(group), Style::Live | Style::Plain) => Some(GroupWatcher::start(
+            aws_sdk_cloudformation::Client::new(sdk),
+            group.stacks.clone(),
+            opts.view.clone(),
+            opts.poll_interval.clamp(WATCH_MIN, WATCH_MAX),
+            stage.proxy.as_ref().map(Proxy::shared_stats),
+        )),
+        _ => None,
+    };
     let summary = match &opts.front {
         Front::Function => crate::lambda::run(stage, opts).await,
         Front::Worker(worker) => crate::worker::run(stage, opts, worker).await,
@@ -36,6 +47,9 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
     };
     if let Some(watcher) = watcher {
         watcher.stop().await;
+    }
+    if let Some(group) = group {
+        group.stop().await;
     }
     opts.view.finish();
     summary

@@ -3,6 +3,7 @@
 //! movement, when the output is not a terminal or `NO_COLOR` is set; one JSON summary with
 //! `--json`. The function's own log lines appear only when asked for.
 
+pub mod group;
 mod live;
 pub mod report;
 pub mod resources;
@@ -52,8 +53,40 @@ pub struct Header {
     pub mode: Option<String>,
     /// The stack, when the settings name it.
     pub stack: Option<String>,
-    /// A stack group's stacks, one line each with its wave, when the settings name a group.
-    pub group: Vec<String>,
+    /// The stack group, when the settings name one whose manifest could be read.
+    pub group: Option<GroupHeader>,
+}
+
+/// What the header says of a stack group.
+#[derive(Debug, Clone, Default)]
+pub struct GroupHeader {
+    /// The manifest's path in the artifact.
+    pub file: String,
+    /// Stacks under way at once.
+    pub max_concurrency: usize,
+    /// The stacks, in the order they deploy.
+    pub stacks: Vec<group::GroupStack>,
+}
+
+impl GroupHeader {
+    fn lines(&self) -> Vec<String> {
+        let waves = self.stacks.iter().map(|s| s.wave).max().unwrap_or(0);
+        let width = self.stacks.iter().map(|s| s.id.len()).max().unwrap_or(0);
+        let mut lines = vec![format!(
+            "  stack group {}: {} stacks in {waves} wave(s), at most {} at once",
+            self.file,
+            self.stacks.len(),
+            self.max_concurrency
+        )];
+        lines.extend(self.stacks.iter().map(|s| {
+            let after = match s.after.is_empty() {
+                true => String::new(),
+                false => format!(" (after {})", s.after.join(", ")),
+            };
+            format!("    wave {}  {:width$}  {}{after}", s.wave, s.id, s.name)
+        }));
+        lines
+    }
 }
 
 /// The pipeline's name in the header and in the jobs it hands out.
@@ -117,6 +150,11 @@ impl View {
         self.0.header.stack.as_deref()
     }
 
+    /// The stack group the header names.
+    pub fn group(&self) -> Option<&GroupHeader> {
+        self.0.header.group.as_ref()
+    }
+
     fn plain(&self) -> std::sync::MutexGuard<'_, Plain> {
         self.0.plain.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -137,10 +175,10 @@ impl View {
             .into_iter()
             .flatten()
             .collect();
-        let stack = match (what.is_empty(), h.group.is_empty()) {
-            (_, false) => h.group.join("\n"),
-            (true, true) => "  stack: not known until the settings are valid".to_owned(),
-            (false, true) => format!("  stack {}", what.join(" · ")),
+        let stack = match (what.is_empty(), &h.group) {
+            (_, Some(group)) => group.lines().join("\n"),
+            (true, None) => "  stack: not known until the settings are valid".to_owned(),
+            (false, None) => format!("  stack {}", what.join(" · ")),
         };
         let artifact = format!("  artifact {artifact} at {location}");
         match &self.0.live {
@@ -228,9 +266,14 @@ impl View {
         let plain = self.plain();
         if let Some(last) = plain.last.as_ref().filter(|s| s.total > 0) {
             println!(
-                "  {}/{} resources · {:.1} s",
+                "  {}/{} {} · {:.1} s",
                 last.done,
                 last.total,
+                if self.0.header.group.is_some() {
+                    "stacks"
+                } else {
+                    "resources"
+                },
                 self.0.started.elapsed().as_secs_f64()
             );
         }

@@ -15,7 +15,8 @@ use cfn_deployer_engine::Action;
 use cfn_deployer_local::lambda::SavedEvent;
 use cfn_deployer_local::options::{Front, Interpreter, Options, Source, OUTPUT_ARTIFACT};
 use cfn_deployer_local::run;
-use cfn_deployer_local::view::{report, Header, Style, View};
+use cfn_deployer_local::view::group::GroupStack;
+use cfn_deployer_local::view::{report, GroupHeader, Header, Style, View};
 use cfn_deployer_params::{FileRef, GroupRequest, Manifest, Params, Request};
 use clap::Parser;
 
@@ -179,8 +180,8 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Front::Function => Request::from_user_parameters(Some(&user_parameters)).ok(),
     };
     let group = match (&request, &source) {
-        (Some(Request::Group(g)), Source::Dir(dir)) => group_lines(dir, g),
-        _ => Vec::new(),
+        (Some(Request::Group(g)), Source::Dir(dir)) => group_header(dir, g),
+        _ => None,
     };
     let params = request.and_then(|r| r.into_stack().ok());
     let stack = match (&params, &front) {
@@ -300,49 +301,35 @@ fn print_function_env(cli: &Cli, port: u16, function_env: &[(String, String)]) {
     eprintln!("  export {}", exports.join(" "));
 }
 
-/// The header's lines for a stack group whose manifest lies in the folder `dir`: each stack
-/// with its wave, in the order they deploy; none when the manifest cannot be read (the
-/// function says why).
-fn group_lines(dir: &std::path::Path, group: &GroupRequest) -> Vec<String> {
+/// The header's stack group, when its manifest lies in the folder `dir`: each stack with its
+/// wave, in the order they deploy; none when the manifest cannot be read (the function says
+/// why).
+fn group_header(dir: &std::path::Path, group: &GroupRequest) -> Option<GroupHeader> {
     let file = match &group.manifest {
         FileRef::Artifact(path) => path.file.clone(),
         FileRef::S3(s3) => s3.inner.clone().unwrap_or_default(),
     };
-    let Ok(text) = std::fs::read_to_string(dir.join(&file)) else {
-        return Vec::new();
-    };
-    let Ok(manifest) = Manifest::parse(&text, &group.manifest, group.front) else {
-        return Vec::new();
-    };
+    let text = std::fs::read_to_string(dir.join(&file)).ok()?;
+    let manifest = Manifest::parse(&text, &group.manifest, group.front).ok()?;
     let graph = &manifest.graph;
     let mut order: Vec<usize> = (0..graph.len()).collect();
     order.sort_by_key(|&i| (graph.wave(i), i));
-    let waves = order.last().map(|&i| graph.wave(i)).unwrap_or(0);
-    let width = manifest
-        .stacks
-        .iter()
-        .map(|s| s.id.len())
-        .max()
-        .unwrap_or(0);
-    let mut lines = vec![format!(
-        "  stack group {file}: {} stacks in {waves} wave(s), at most {} at once",
-        graph.len(),
-        manifest.max_concurrency
-    )];
-    lines.extend(order.into_iter().map(|i| {
-        let entry = &manifest.stacks[i];
-        let on: Vec<&str> = graph.deps(i).iter().map(|&d| graph.id(d)).collect();
-        let after = if on.is_empty() {
-            String::new()
-        } else {
-            format!(" (after {})", on.join(", "))
-        };
-        format!(
-            "    wave {}  {:width$}  {}{after}",
-            graph.wave(i),
-            entry.id,
-            entry.params.stack
-        )
-    }));
-    lines
+    let stacks = order
+        .into_iter()
+        .map(|i| GroupStack {
+            wave: graph.wave(i),
+            id: manifest.stacks[i].id.clone(),
+            name: manifest.stacks[i].params.stack.clone(),
+            after: graph
+                .deps(i)
+                .iter()
+                .map(|&d| graph.id(d).to_owned())
+                .collect(),
+        })
+        .collect();
+    Some(GroupHeader {
+        file,
+        max_concurrency: manifest.max_concurrency,
+        stacks,
+    })
 }
