@@ -7,6 +7,7 @@
 //! through [`Front`].
 
 mod budget;
+mod ended;
 mod error;
 mod group;
 pub mod logging;
@@ -16,9 +17,9 @@ mod step;
 mod words;
 
 pub use budget::{reserve, work_budget};
+pub use ended::{Ended, GroupReport, GroupStack, Resume, POLICY_OFF};
 pub use error::{Failing, StepError};
-pub use group::{GroupReport, GroupStack, Resume};
 pub use prepare::{FileReader, Preparer, Role, Stager};
 pub use settings::{sdk_config, Env, Settings, SettingsError};
-pub use step::{guarded, Ended, Front, Stepper, POLICY_OFF};
+pub use step::{guarded, Front, Stepper};
 pub use words::{Words, ISSUES_URL};

@@ -3,148 +3,21 @@
 //! [`Ended`], whatever happened, a panic included. A front supplies only what is its own
 //! ([`Front`]): how its parameters and state arrive and leave, its words, its budget.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use cfn_deployer_engine::group::GroupState;
-use cfn_deployer_engine::review::Review;
 use cfn_deployer_engine::{
     catch_panic, request_token, Deployer, FailureKind, InFlight, Outcome, StepError as EngineError,
 };
 use cfn_deployer_params::{GroupRequest, Params, Request};
 use futures_util::FutureExt as _;
-use tracing::{error, info, Instrument};
+use tracing::{error, Instrument};
 
+use crate::ended::{Ended, GroupReport, Resume};
 use crate::error::{Failing, StepError};
-use crate::group::{GroupReport, Resume};
 use crate::prepare::{FileReader, Preparer, Stager};
 use crate::settings::Settings;
 use crate::words::Words;
-
-/// The end of every summary while no role policy is set.
-pub const POLICY_OFF: &str = "role policy off";
-
-/// Where a deploy stands after one step, worded for the front that ran it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Ended {
-    /// The stack is deployed (or needed no change, or is deleted).
-    Succeeded {
-        /// The stack's name.
-        stack: String,
-        /// The stack's id.
-        stack_id: String,
-        /// One line for the console.
-        summary: String,
-        /// The stack's outputs (none for a deleted stack).
-        outputs: BTreeMap<String, String>,
-        /// For a change set created for review: what it would change.
-        review: Option<Review>,
-        /// The stack's status, when the step read it.
-        stack_status: Option<String>,
-    },
-    /// An operation is under way; the front hands `flight` to the next step.
-    InProgress {
-        /// What to poll.
-        flight: InFlight,
-        /// One line on the latest progress.
-        summary: String,
-        /// How far the operation is, 0 to 100, when known.
-        percent: Option<u8>,
-    },
-    /// A stack group's run is under way; the front hands `state` to the next step.
-    GroupInProgress {
-        /// Where the run stands.
-        state: GroupState,
-        /// One line on its progress.
-        summary: String,
-        /// How far the run is, 0 to 100.
-        percent: Option<u8>,
-        /// The id of a stack under way, when one has an id.
-        stack_id: Option<String>,
-    },
-    /// Every stack of a group is deployed (or deleted).
-    GroupSucceeded {
-        /// One line for the console: every stack and its result.
-        summary: String,
-        /// Every stack, as the run left it.
-        report: GroupReport,
-    },
-    /// The deploy failed, or the step could not run.
-    Failed {
-        /// What kind of failure.
-        kind: FailureKind,
-        /// Why, and what to do, in the front's words.
-        message: String,
-        /// The stack's id, when there is one.
-        stack_id: Option<String>,
-        /// The front's own name for the failure, when its kind does not say enough.
-        name: Option<&'static str>,
-    },
-}
-
-impl Ended {
-    /// The end of a step that failed with `err`.
-    pub fn from_error<E: Failing>(err: &E) -> Self {
-        Self::Failed {
-            kind: err.kind(),
-            message: err.to_string(),
-            stack_id: err.stack_id(),
-            name: err.name(),
-        }
-    }
-
-    fn from_outcome(outcome: Outcome, stack: &str, words: &Words, policy_off: bool) -> Self {
-        // Said on every step while it is so, for whoever reads the console to see.
-        let summary_of = |summary: String| {
-            if policy_off {
-                format!("{summary}; {POLICY_OFF}")
-            } else {
-                summary
-            }
-        };
-        match outcome {
-            Outcome::Succeeded {
-                stack_id,
-                summary,
-                outputs,
-                review,
-                stack_status,
-            } => {
-                info!(%summary, "deploy succeeded");
-                Self::Succeeded {
-                    stack: stack.to_owned(),
-                    stack_id,
-                    summary: summary_of(summary),
-                    outputs,
-                    review,
-                    stack_status,
-                }
-            }
-            Outcome::InProgress {
-                flight,
-                summary,
-                percent,
-            } => {
-                info!(%summary, "deploy under way");
-                Self::InProgress {
-                    flight,
-                    summary: summary_of(summary),
-                    percent,
-                }
-            }
-            Outcome::Failed(failure) => {
-                info!(message = %failure.message, "deploy failed");
-                Self::Failed {
-                    kind: failure.kind,
-                    message: words.message(&failure),
-                    stack_id: failure.stack_id,
-                    name: None,
-                }
-            }
-        }
-    }
-}
 
 /// What a front supplies to the step: how its parameters and state arrive, where its files
 /// lie, what it does once the engine has moved, and how the end leaves as its answer.

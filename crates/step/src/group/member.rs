@@ -11,36 +11,10 @@ use cfn_deployer_engine::{
 use cfn_deployer_params::{ParamValue, Params};
 use tracing::info;
 
-use crate::group::run::{merged, Run};
+use crate::group::moved::{merged, Moved};
+use crate::group::run::Run;
 use crate::prepare::Preparer;
 use crate::step::Front;
-
-/// Where a move left one stack.
-#[derive(Debug)]
-pub(crate) struct Moved {
-    pub(crate) member: Member,
-    pub(crate) status: Option<String>,
-    pub(crate) failure: Option<String>,
-    pub(crate) note: Option<String>,
-}
-
-impl Moved {
-    fn to(member: Member) -> Self {
-        Self {
-            member,
-            status: None,
-            failure: None,
-            note: None,
-        }
-    }
-
-    fn failed(member: Member, why: impl Into<String>) -> Self {
-        Self {
-            failure: Some(why.into()),
-            ..Self::to(member)
-        }
-    }
-}
 
 /// The status word an engine summary opens with: `UPDATE_IN_PROGRESS: …`.
 fn status_of(summary: &str) -> String {

@@ -4,14 +4,10 @@
 //! [`Ended`](crate::Ended)'s group arms and the [`GroupReport`].
 
 mod member;
+mod moved;
 mod run;
 
-use std::collections::BTreeMap;
-
-use cfn_deployer_engine::group::{GroupState, StackResult};
-use cfn_deployer_engine::InFlight;
-use serde::Serialize;
-use serde_json::{json, Value};
+use cfn_deployer_engine::group::GroupState;
 
 use run::{fresh, Run};
 
@@ -22,73 +18,10 @@ use cfn_deployer_engine::FailureKind;
 use cfn_deployer_params::{GroupRequest, Manifest};
 use tracing::info;
 
+use crate::ended::{Ended, POLICY_OFF};
 use crate::error::{Failing, StepError};
 use crate::prepare::{FileReader, Role};
-use crate::step::{Ended, Front, Stepper, POLICY_OFF};
-
-/// Where the last step left what a request asked: one stack's operation, or a group run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Resume {
-    /// One stack's operation under way.
-    Stack(InFlight),
-    /// A group run under way.
-    Group(GroupState),
-}
-
-/// One stack of a group, as the run left it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GroupStack {
-    /// Its id in the manifest.
-    #[serde(skip)]
-    pub id: String,
-    /// The stack's name.
-    #[serde(rename = "StackName")]
-    pub stack_name: String,
-    /// The stack's id, when it exists.
-    #[serde(rename = "StackId")]
-    pub stack_id: Option<String>,
-    /// Its status, when it exists.
-    #[serde(rename = "StackStatus")]
-    pub stack_status: Option<String>,
-    /// What the run did to it.
-    #[serde(rename = "Result")]
-    pub result: StackResult,
-    /// Its outputs.
-    #[serde(rename = "Outputs")]
-    pub outputs: BTreeMap<String, String>,
-}
-
-/// Every stack of a group, as the run left them.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GroupReport {
-    /// The stacks, in the manifest's order.
-    pub stacks: Vec<GroupStack>,
-}
-
-impl GroupReport {
-    /// The output file: `{"Stacks": {"<id>": {StackName, StackId, StackStatus, Result,
-    /// Outputs}}}`.
-    pub fn document(&self) -> Value {
-        let stacks: serde_json::Map<String, Value> = self
-            .stacks
-            .iter()
-            .map(|s| (s.id.clone(), serde_json::to_value(s).unwrap_or(Value::Null)))
-            .collect();
-        json!({ "Stacks": stacks })
-    }
-
-    /// Every stack's outputs as `<id>_<OutputKey>`.
-    pub fn variables(&self) -> BTreeMap<String, String> {
-        self.stacks
-            .iter()
-            .flat_map(|s| {
-                s.outputs
-                    .iter()
-                    .map(move |(k, v)| (format!("{}_{k}", s.id), v.clone()))
-            })
-            .collect()
-    }
-}
+use crate::step::{Front, Stepper};
 
 impl Stepper {
     /// One step of a stack group: its manifest read and checked (and, before the first step,

@@ -5,18 +5,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use cfn_deployer_engine::group::{
-    self, next, progress, verdict, Change, GroupState, Member, Next, Phase,
-};
+use cfn_deployer_engine::group::{self, next, progress, verdict, GroupState, Member, Next, Phase};
 use cfn_deployer_engine::{now_epoch, FailureKind, Pace};
 use cfn_deployer_params::{GroupRequest, Manifest};
 use futures_util::future::join_all;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::group::member::Moved;
-use crate::group::{GroupReport, GroupStack};
-use crate::step::{Ended, Front, Stepper};
+use crate::ended::{Ended, GroupReport, GroupStack};
+use crate::group::moved::Moved;
+use crate::step::{Front, Stepper};
 
 /// The most steps in a row that may run out of time before the run gives up.
 const MAX_STALLS: u8 = 3;
@@ -284,14 +282,4 @@ pub(crate) fn fresh(run: &str, manifest: &Manifest, delete: bool) -> GroupState 
         manifest.stacks.len(),
         now_epoch(),
     )
-}
-
-/// What this run did to a stack, once the engine says which operation it follows.
-pub(crate) fn merged(change: Change, operation: cfn_deployer_engine::Operation) -> Change {
-    use cfn_deployer_engine::Operation as O;
-    match (change, operation) {
-        (Change::None, O::Create) => Change::Created,
-        (Change::None, O::Update) => Change::Updated,
-        (kept, _) => kept,
-    }
 }

@@ -1,0 +1,207 @@
+//! Where a step left a deploy, as every front receives it ([`Ended`]), what a front hands to
+//! the next step ([`Resume`]), and a stack group's report ([`GroupReport`]).
+
+use std::collections::BTreeMap;
+
+use cfn_deployer_engine::group::{GroupState, StackResult};
+use cfn_deployer_engine::review::Review;
+use cfn_deployer_engine::{FailureKind, InFlight, Outcome};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tracing::info;
+
+use crate::error::Failing;
+use crate::words::Words;
+
+/// The end of every summary while no role policy is set.
+pub const POLICY_OFF: &str = "role policy off";
+
+/// Where a deploy stands after one step, worded for the front that ran it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    /// The stack is deployed (or needed no change, or is deleted).
+    Succeeded {
+        /// The stack's name.
+        stack: String,
+        /// The stack's id.
+        stack_id: String,
+        /// One line for the console.
+        summary: String,
+        /// The stack's outputs (none for a deleted stack).
+        outputs: BTreeMap<String, String>,
+        /// For a change set created for review: what it would change.
+        review: Option<Review>,
+        /// The stack's status, when the step read it.
+        stack_status: Option<String>,
+    },
+    /// An operation is under way; the front hands `flight` to the next step.
+    InProgress {
+        /// What to poll.
+        flight: InFlight,
+        /// One line on the latest progress.
+        summary: String,
+        /// How far the operation is, 0 to 100, when known.
+        percent: Option<u8>,
+    },
+    /// A stack group's run is under way; the front hands `state` to the next step.
+    GroupInProgress {
+        /// Where the run stands.
+        state: GroupState,
+        /// One line on its progress.
+        summary: String,
+        /// How far the run is, 0 to 100.
+        percent: Option<u8>,
+        /// The id of a stack under way, when one has an id.
+        stack_id: Option<String>,
+    },
+    /// Every stack of a group is deployed (or deleted).
+    GroupSucceeded {
+        /// One line for the console: every stack and its result.
+        summary: String,
+        /// Every stack, as the run left it.
+        report: GroupReport,
+    },
+    /// The deploy failed, or the step could not run.
+    Failed {
+        /// What kind of failure.
+        kind: FailureKind,
+        /// Why, and what to do, in the front's words.
+        message: String,
+        /// The stack's id, when there is one.
+        stack_id: Option<String>,
+        /// The front's own name for the failure, when its kind does not say enough.
+        name: Option<&'static str>,
+    },
+}
+
+impl Ended {
+    /// The end of a step that failed with `err`.
+    pub fn from_error<E: Failing>(err: &E) -> Self {
+        Self::Failed {
+            kind: err.kind(),
+            message: err.to_string(),
+            stack_id: err.stack_id(),
+            name: err.name(),
+        }
+    }
+
+    pub(crate) fn from_outcome(
+        outcome: Outcome,
+        stack: &str,
+        words: &Words,
+        policy_off: bool,
+    ) -> Self {
+        // Said on every step while it is so, for whoever reads the console to see.
+        let summary_of = |summary: String| {
+            if policy_off {
+                format!("{summary}; {POLICY_OFF}")
+            } else {
+                summary
+            }
+        };
+        match outcome {
+            Outcome::Succeeded {
+                stack_id,
+                summary,
+                outputs,
+                review,
+                stack_status,
+            } => {
+                info!(%summary, "deploy succeeded");
+                Self::Succeeded {
+                    stack: stack.to_owned(),
+                    stack_id,
+                    summary: summary_of(summary),
+                    outputs,
+                    review,
+                    stack_status,
+                }
+            }
+            Outcome::InProgress {
+                flight,
+                summary,
+                percent,
+            } => {
+                info!(%summary, "deploy under way");
+                Self::InProgress {
+                    flight,
+                    summary: summary_of(summary),
+                    percent,
+                }
+            }
+            Outcome::Failed(failure) => {
+                info!(message = %failure.message, "deploy failed");
+                Self::Failed {
+                    kind: failure.kind,
+                    message: words.message(&failure),
+                    stack_id: failure.stack_id,
+                    name: None,
+                }
+            }
+        }
+    }
+}
+
+/// Where the last step left what a request asked: one stack's operation, or a group run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resume {
+    /// One stack's operation under way.
+    Stack(InFlight),
+    /// A group run under way.
+    Group(GroupState),
+}
+
+/// One stack of a group, as the run left it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupStack {
+    /// Its id in the manifest.
+    #[serde(skip)]
+    pub id: String,
+    /// The stack's name.
+    #[serde(rename = "StackName")]
+    pub stack_name: String,
+    /// The stack's id, when it exists.
+    #[serde(rename = "StackId")]
+    pub stack_id: Option<String>,
+    /// Its status, when it exists.
+    #[serde(rename = "StackStatus")]
+    pub stack_status: Option<String>,
+    /// What the run did to it.
+    #[serde(rename = "Result")]
+    pub result: StackResult,
+    /// Its outputs.
+    #[serde(rename = "Outputs")]
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// Every stack of a group, as the run left them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupReport {
+    /// The stacks, in the manifest's order.
+    pub stacks: Vec<GroupStack>,
+}
+
+impl GroupReport {
+    /// The output file: `{"Stacks": {"<id>": {StackName, StackId, StackStatus, Result,
+    /// Outputs}}}`.
+    pub fn document(&self) -> Value {
+        let stacks: serde_json::Map<String, Value> = self
+            .stacks
+            .iter()
+            .map(|s| (s.id.clone(), serde_json::to_value(s).unwrap_or(Value::Null)))
+            .collect();
+        json!({ "Stacks": stacks })
+    }
+
+    /// Every stack's outputs as `<id>_<OutputKey>`.
+    pub fn variables(&self) -> BTreeMap<String, String> {
+        self.stacks
+            .iter()
+            .flat_map(|s| {
+                s.outputs
+                    .iter()
+                    .map(move |(k, v)| (format!("{}_{k}", s.id), v.clone()))
+            })
+            .collect()
+    }
+}
