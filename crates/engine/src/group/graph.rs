@@ -90,6 +90,16 @@ impl Graph {
     }
 }
 
+/// A graph for tests: each id with the ids it depends on.
+#[cfg(test)]
+pub(crate) fn of(stacks: &[(&str, &[&str])]) -> Result<Graph, GraphError> {
+    let owned: Vec<(String, Vec<String>)> = stacks
+        .iter()
+        .map(|(id, on)| (id.to_string(), on.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    Graph::new(&owned)
+}
+
 /// Every stack's wave, or the first cycle found, spelled from a stack back to itself.
 fn waves(ids: &[String], deps: &[Vec<usize>]) -> Result<Vec<usize>, GraphError> {
     #[derive(Clone, Copy, PartialEq)]
@@ -139,11 +149,7 @@ mod tests {
     use super::*;
 
     fn graph(stacks: &[(&str, &[&str])]) -> Result<Graph, GraphError> {
-        let owned: Vec<(String, Vec<String>)> = stacks
-            .iter()
-            .map(|(id, on)| (id.to_string(), on.iter().map(|s| s.to_string()).collect()))
-            .collect();
-        Graph::new(&owned)
+        of(stacks)
     }
 
     #[test]

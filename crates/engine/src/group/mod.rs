@@ -183,13 +183,12 @@ mod tests {
     use crate::flight::Operation;
 
     fn graph() -> Graph {
-        let s = |id: &str, on: &[&str]| (id.to_owned(), on.iter().map(|s| s.to_string()).collect());
-        Graph::new(&[
-            s("network", &[]),
-            s("data", &["network"]),
-            s("api", &["data"]),
-            s("web", &["api"]),
-            s("ops", &[]),
+        crate::group::graph::of(&[
+            ("network", &[]),
+            ("data", &["network"]),
+            ("api", &["data"]),
+            ("web", &["api"]),
+            ("ops", &[]),
         ])
         .expect("a graph")
     }

@@ -103,11 +103,10 @@ mod tests {
 
     /// network ← data ← api, and network ← api.
     fn graph() -> Graph {
-        let s = |id: &str, on: &[&str]| (id.to_owned(), on.iter().map(|s| s.to_string()).collect());
-        Graph::new(&[
-            s("network", &[]),
-            s("data", &["network"]),
-            s("api", &["data", "network"]),
+        crate::group::graph::of(&[
+            ("network", &[]),
+            ("data", &["network"]),
+            ("api", &["data", "network"]),
         ])
         .expect("a graph")
     }
