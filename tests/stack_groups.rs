@@ -424,3 +424,43 @@ fn a_missing_output_fails_its_stack_and_rollback_needs_a_staging_bucket() {
         assert!(run.output.contains(part), "{part}: {}", run.output);
     }
 }
+
+#[test]
+fn throttling_and_transient_faults_in_a_group_are_waited_out() {
+    let moto = moto_or_skip!();
+    let prefix = unique("flaky");
+    let manifest = group(&[
+        entry("base", &format!("{prefix}-base"), "t1", None, ""),
+        entry("app", &format!("{prefix}-app"), "t1", Some("base"), ""),
+    ]);
+    let dir = project(
+        "",
+        &[
+            ("stacks/stack.yaml", STACK.as_bytes()),
+            ("group.yaml", manifest.as_bytes()),
+        ],
+    );
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--user-parameters",
+            r#"{"StackGroup": "BuildOutput::group.yaml"}"#,
+            "--fault",
+            "CreateStack:throttle:2",
+            "--fault",
+            "DescribeStacks:503:2",
+        ],
+    );
+    run.assert_succeeded();
+    assert!(
+        run.output.contains("app CREATED, base CREATED"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.has_output_variable("app_Marker", "t1+t1+none"),
+        "{}",
+        run.output
+    );
+}
