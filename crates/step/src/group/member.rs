@@ -281,7 +281,12 @@ impl<'a, F: Front + 'a> Run<'a, F> {
                     Err(e) => return Moved::failed(Member::UndoFailed, e.to_string()),
                 }
             }
-        } else {
+        } else if leg
+            .as_ref()
+            .is_none_or(|l| l.operation == cfn_deployer_engine::Operation::Wait)
+        {
+            // The record is read only where an update may start from it: following an update
+            // under way needs none.
             let Some(location) = self.record_location(i) else {
                 return Moved::failed(
                     Member::UndoFailed,
