@@ -153,8 +153,7 @@ impl<'a, F: Front + 'a> Run<'a, F> {
     /// Follows stack `i`'s operation under way.
     pub(crate) async fn follow(&self, i: usize) -> Moved {
         match &self.state.members[i] {
-            Member::Running(change, leg) if self.state.phase == Phase::Delete => {
-                let _ = change;
+            Member::Running(_, leg) if self.state.phase == Phase::Delete => {
                 self.delete(i, Some(leg.clone())).await
             }
             Member::Running(change, leg) => self.deploy(i, Some(leg.clone()), *change).await,
