@@ -217,3 +217,130 @@ impl Front for Pipeline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cfn_deployer_engine::group::{Change, GroupState, Leg, Member, Phase, StackResult};
+    use cfn_deployer_engine::Operation;
+    use cfn_deployer_step::GroupStack;
+
+    fn front() -> Pipeline {
+        Pipeline {
+            sdk: SdkConfig::builder().build(),
+            words: Words {
+                remedy: |r| crate::wording::remedy(r, "give it more time"),
+                again: "Retry the stage",
+                logs: "the function's logs",
+                id: "the job id",
+            },
+        }
+    }
+
+    fn job() -> Job {
+        Job {
+            id: "33333333-abcd-3333-abcd-333333abcdef".into(),
+            configuration: Configuration::UserParameters(Some(
+                r#"{"StackGroup": "BuildOutput::group.yaml"}"#.into(),
+            )),
+            input_artifacts: Vec::new(),
+            output_artifacts: Vec::new(),
+            credentials: None,
+            continuation_token: None,
+            encryption_key: None,
+        }
+    }
+
+    #[test]
+    fn a_group_under_way_continues_with_its_state_in_the_token() {
+        let mut state = GroupState::new(job().id, "0123456789abcdef", Phase::Deploy, 2, 0);
+        state.members[0] = Member::Deployed(Change::Created);
+        state.members[1] = Member::Running(
+            Change::Updated,
+            Leg {
+                operation: Operation::Update,
+                stack_id: "arn:aws:cloudformation:us-east-1:1:stack/app-api/9".into(),
+                started: 0,
+                stalls: 0,
+                resources: None,
+            },
+        );
+        let ended = Ended::GroupInProgress {
+            state: state.clone(),
+            summary: "1 of 2 stacks done; api UPDATE_IN_PROGRESS".into(),
+            percent: Some(50),
+            stack_id: None,
+        };
+        let Report::Continue {
+            token,
+            external_id,
+            percent,
+            ..
+        } = front().answer(&job(), ended)
+        else {
+            panic!("a continuation")
+        };
+        assert_eq!((external_id.as_str(), percent), ("", Some(50)));
+        let request =
+            Request::from_user_parameters(Some(r#"{"StackGroup": "BuildOutput::g.yaml"}"#))
+                .expect("a group");
+        assert_eq!(
+            token::decode_for(&token, &request),
+            Ok(Resume::Group(state))
+        );
+        // A one-stack configuration refuses a group's token.
+        let one = Request::from_user_parameters(Some(
+            r#"{"stack": "a", "artifact": "B", "file": "t.yaml"}"#,
+        ))
+        .expect("one stack");
+        let err = token::decode_for(&token, &one).expect_err("not a stack's token");
+        assert!(err.to_string().contains("follows a stack group"), "{err}");
+    }
+
+    #[test]
+    fn a_group_that_succeeded_reports_every_stacks_outputs_by_id() {
+        let stack = |id: &str, key: &str, value: &str| GroupStack {
+            id: id.into(),
+            stack_name: format!("app-{id}"),
+            stack_id: Some(format!(
+                "arn:aws:cloudformation:us-east-1:1:stack/app-{id}/1"
+            )),
+            stack_status: Some("UPDATE_COMPLETE".into()),
+            result: StackResult::Updated,
+            outputs: [(key.to_owned(), value.to_owned())].into(),
+        };
+        let report = cfn_deployer_step::GroupReport {
+            stacks: vec![
+                stack("network", "VpcId", "vpc-1"),
+                stack("api", "Url", "https://x"),
+            ],
+        };
+        let Report::Success {
+            output_variables,
+            external_id,
+            ..
+        } = front().answer(
+            &job(),
+            Ended::GroupSucceeded {
+                summary: "2 stacks".into(),
+                report: report.clone(),
+            },
+        )
+        else {
+            panic!("a success")
+        };
+        assert_eq!(external_id, None);
+        assert_eq!(
+            output_variables.get("network_VpcId").map(String::as_str),
+            Some("vpc-1")
+        );
+        assert_eq!(
+            output_variables.get("api_Url").map(String::as_str),
+            Some("https://x")
+        );
+        let doc = report.document();
+        assert_eq!(doc["Stacks"]["api"]["Result"], "UPDATED");
+        assert_eq!(doc["Stacks"]["network"]["Outputs"]["VpcId"], "vpc-1");
+        assert_eq!(doc["Stacks"]["network"]["StackName"], "app-network");
+    }
+}
