@@ -234,6 +234,20 @@ fn a_broken_manifest_fails_before_any_cloudformation_call() {
             "no CloudFormation call: {calls}"
         );
     }
+    let dir = project("", &[("stack.yaml", STACK.as_bytes())]);
+    let run = run_local(
+        moto,
+        &[
+            dir.path().to_str().expect("path"),
+            "--user-parameters",
+            r#"{"StackGroup": "BuildOutput::nope.yaml"}"#,
+        ],
+    );
+    run.assert_failed(
+        "ConfigurationError",
+        "the stack group manifest cannot be read",
+    );
+    assert!(run.output.contains("nope.yaml"), "{}", run.output);
 }
 
 #[test]

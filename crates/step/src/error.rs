@@ -91,6 +91,14 @@ pub enum StepError {
         /// What is wrong, and what to change.
         problem: String,
     },
+    /// A stack group's manifest could not be read.
+    #[error("the stack group manifest cannot be read: {message}")]
+    ManifestUnread {
+        /// What kind of problem it is.
+        kind: FailureKind,
+        /// Why, as the front's reader said.
+        message: String,
+    },
     /// A group that undoes itself on failure, with nowhere to record what it would put back.
     #[error("the stack group's OnStackFailure is ROLLBACK_GROUP, which records each stack in the staging bucket before updating it, so that a failure can put it back: set CFN_DEPLOYER_STAGING_BUCKET to a bucket the deployer may write and read (template.yaml creates one), or set OnStackFailure: STOP in the manifest")]
     GroupNeedsBucket,
@@ -122,7 +130,7 @@ impl Failing for StepError {
             | Self::ConfigFile { .. }
             | Self::Manifest { .. }
             | Self::GroupNeedsBucket => FailureKind::Configuration,
-            Self::GroupStack { kind, .. } => *kind,
+            Self::GroupStack { kind, .. } | Self::ManifestUnread { kind, .. } => *kind,
             Self::GroupChanged { .. } => FailureKind::Deploy,
             Self::Staging { source, .. } if source.is_access_denied() => FailureKind::Permission,
             Self::Staging { .. } | Self::NotText { .. } => FailureKind::Deploy,

@@ -36,7 +36,13 @@ impl Stepper {
     ) -> Result<Ended, F::Error> {
         let files = front.files(arrival);
         let place = files.place(&request.manifest);
-        let bytes = files.read(&request.manifest, Role::Manifest).await?;
+        let bytes = files
+            .read(&request.manifest, Role::Manifest)
+            .await
+            .map_err(|e| StepError::ManifestUnread {
+                kind: settled_by_config(e.kind()),
+                message: e.to_string(),
+            })?;
         let text = String::from_utf8(bytes).map_err(|_| StepError::Manifest {
             file: place.clone(),
             problem: "is not UTF-8 text: write it in YAML or JSON".into(),
@@ -69,14 +75,9 @@ impl Stepper {
                     });
                     for (entry, read) in futures_util::future::join_all(reads).await {
                         if let Err(e) = read {
-                            // A template that cannot be found is the manifest's to fix.
-                            let kind = match e.kind() {
-                                FailureKind::Permission => FailureKind::Permission,
-                                _ => FailureKind::Configuration,
-                            };
                             return Err(StepError::GroupStack {
                                 id: entry.id.clone(),
-                                kind,
+                                kind: settled_by_config(e.kind()),
                                 message: e.to_string(),
                             }
                             .into());
@@ -116,5 +117,14 @@ impl Stepper {
         } else {
             format!("{summary}; {POLICY_OFF}")
         }
+    }
+}
+
+/// What kind of failure a file the group needs and cannot read is: a permission refused stays
+/// one; anything else (no such artifact, no such file) is the configuration's to fix.
+fn settled_by_config(kind: FailureKind) -> FailureKind {
+    match kind {
+        FailureKind::Permission => FailureKind::Permission,
+        _ => FailureKind::Configuration,
     }
 }
