@@ -56,6 +56,18 @@ async fn parameter(moto: &Moto, stack: &str, key: &str) -> Option<String> {
         .and_then(|p| p.parameter_value().map(str::to_owned))
 }
 
+/// Deploys the group `group.yaml` in the folder `dir` as a Lambda Invoke action, with `extra`
+/// arguments for the local pipeline.
+fn deploy(moto: &Moto, dir: &std::path::Path, extra: &[&str]) -> common::Run {
+    let mut args = vec![
+        dir.to_str().expect("a UTF-8 path"),
+        "--user-parameters",
+        r#"{"StackGroup": "BuildOutput::group.yaml"}"#,
+    ];
+    args.extend_from_slice(extra);
+    run_local(moto, &args)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -215,14 +227,7 @@ fn a_broken_manifest_fails_before_any_cloudformation_call() {
                 ("group.yaml", manifest.as_bytes()),
             ],
         );
-        let run = run_local(
-            moto,
-            &[
-                dir.path().to_str().expect("path"),
-                "--user-parameters",
-                r#"{"StackGroup": "BuildOutput::group.yaml"}"#,
-            ],
-        );
+        let run = deploy(moto, dir.path(), &[]);
         run.assert_failed("ConfigurationError", want);
         let calls = run
             .output
@@ -454,12 +459,10 @@ fn throttling_and_transient_faults_in_a_group_are_waited_out() {
             ("group.yaml", manifest.as_bytes()),
         ],
     );
-    let run = run_local(
+    let run = deploy(
         moto,
+        dir.path(),
         &[
-            dir.path().to_str().expect("path"),
-            "--user-parameters",
-            r#"{"StackGroup": "BuildOutput::group.yaml"}"#,
             "--fault",
             "CreateStack:throttle:2",
             "--fault",
