@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::delete::deleted;
+use crate::drift::DriftPoll;
 use crate::error::StepError;
 use crate::flight::{InFlight, Operation};
 use crate::outcome::{Failure, Outcome, Remedy};
@@ -151,6 +152,17 @@ impl Deployer {
                 }
             },
             Operation::ChangeSet => Ok(self.poll_change_set(flight).await?),
+            Operation::Drift => match self.poll_drift(plan, flight).await? {
+                DriftPoll::Step(outcome) => Ok(*outcome),
+                DriftPoll::Done(verdict) => {
+                    let checked = Plan {
+                        drift_seen: Some(verdict),
+                        ..plan.clone()
+                    };
+                    self.start(&checked, inputs).await
+                }
+            },
+            Operation::Revert => Ok(self.poll_revert(plan, flight).await?),
             Operation::Create | Operation::Update | Operation::Monitor => {
                 Ok(self.poll(plan, flight).await?)
             }
@@ -216,6 +228,7 @@ fn paused(plan: &Plan, mut resume: InFlight) -> Outcome {
 fn following(plan: &Plan, flight: &InFlight) -> Plan {
     Plan {
         client_request_token: flight.client_request_token.clone(),
+        drift_seen: flight.drift.as_ref().and_then(|d| d.verdict.clone()),
         ..plan.clone()
     }
 }

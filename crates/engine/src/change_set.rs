@@ -5,10 +5,13 @@
 use std::collections::HashSet;
 
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
-use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, ExecutionStatus, StackStatus};
+use aws_sdk_cloudformation::types::{
+    ChangeSetStatus, ChangeSetType, DeploymentMode, ExecutionStatus, StackStatus,
+};
 use futures_util::future::BoxFuture;
 use tracing::info;
 
+use crate::drift::DriftStatus;
 use crate::error::{is_missing_change_set, DeployError, StepError};
 use crate::flight::{InFlight, Operation};
 use crate::outcome::{Failure, Outcome, Remedy};
@@ -81,6 +84,16 @@ impl Deployer {
             Ok(applied) => applied,
             Err(refused) => return Ok(Outcome::Failed(refused)),
         };
+        match &stack {
+            Some(s) if change_type == ChangeSetType::Update => {
+                let id = s.stack_id().unwrap_or(&plan.stack_name);
+                if let Some(first) = self.drift_first(plan, id).await? {
+                    return Ok(first);
+                }
+            }
+            _ if plan.revert_drift => return Ok(crate::revert::refused_on_new(plan)),
+            _ => {}
+        }
         let prepared = inputs.get(plan).await?;
         let parameters = match &stack {
             Some(s) if change_type == ChangeSetType::Update => {
@@ -97,6 +110,7 @@ impl Deployer {
             )
             .change_set_name(name)
             .change_set_type(change_type.clone())
+            .set_deployment_mode(plan.revert_drift.then_some(DeploymentMode::RevertDrift))
             .include_nested_stacks(true)
             .client_token(&plan.client_request_token)
             .send()
@@ -149,13 +163,20 @@ impl Deployer {
             .cloned()
             .unwrap_or_else(|| ChangeSetStatus::from("UNKNOWN"));
         let reason = out.status_reason().unwrap_or_default().to_owned();
+        let drift = flight.drift.as_ref().and_then(|d| d.verdict.clone());
         Ok(match on_change_set(&status) {
             PollStep::InProgress => Outcome::in_progress(
                 flight.clone(),
                 format!("{}: creating change set `{name}`", status.as_str()),
             ),
             PollStep::Succeeded => {
-                let review = self.review(&flight.stack_id, &name, 1, Some(out)).await?;
+                let mut review = self.review(&flight.stack_id, &name, 1, Some(out)).await?;
+                if drift
+                    .as_ref()
+                    .is_some_and(|v| v.status == DriftStatus::Drifted)
+                {
+                    review.drift = self.resource_drifts(&flight.stack_id).await?;
+                }
                 let summary = review.summary(MAX_SUMMARY);
                 info!(stack = %flight.stack_name, change_set = %name, changes = review.count(), "change set ready");
                 Outcome::Succeeded {
@@ -164,6 +185,7 @@ impl Deployer {
                     outputs: Default::default(),
                     review: Some(review),
                     stack_status: None,
+                    drift,
                 }
             }
             PollStep::Failed if is_empty_change_set(&reason) => {
@@ -182,6 +204,7 @@ impl Deployer {
                         ..Review::default()
                     }),
                     stack_status: None,
+                    drift,
                 }
             }
             PollStep::Failed => Outcome::Failed(Failure::deploy(
@@ -249,6 +272,7 @@ impl Deployer {
                 outputs: Default::default(),
                 review: None,
                 stack_status: None,
+                drift: None,
             });
         }
         let stack = self.describe(&stack_id).await?;

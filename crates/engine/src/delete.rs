@@ -120,5 +120,6 @@ pub(crate) fn deleted(stack_name: &str, stack_id: &str, absent: bool) -> Outcome
         outputs: BTreeMap::new(),
         review: None,
         stack_status: Some(StackStatus::DeleteComplete.as_str().to_owned()),
+        drift: None,
     }
 }

@@ -90,6 +90,16 @@ pub(crate) fn is_missing_change_set(err: &DeployError) -> bool {
     ) || (err.is_validation() && err.fault.message.contains("does not exist"))
 }
 
+/// CloudFormation throttles a caller with `Throttling` (the query protocol's code), or with
+/// `ThrottlingException` / `RequestLimitExceeded` from some endpoints; drift detection in
+/// particular is rate-limited. The SDK's retries come first: this is what outlasts them.
+pub(crate) fn is_throttling(err: &DeployError) -> bool {
+    matches!(
+        err.code(),
+        Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded")
+    )
+}
+
 /// A step that could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError<E: std::error::Error + 'static> {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::drift::Drift;
 use crate::plan::Plan;
 
 /// The kind of operation a deploy is following.
@@ -23,6 +24,11 @@ pub enum Operation {
     ChangeSet,
     /// A finished create or update whose rollback triggers are still watched.
     Monitor,
+    /// A drift detection, before an existing stack changes (`DriftCheck`).
+    Drift,
+    /// A change set that updates the stack and reverts its drift, being created, to be
+    /// executed once ready (`DeploymentMode: REVERT_DRIFT` with `CREATE_UPDATE`).
+    Revert,
 }
 
 /// An operation under way, with all a later invocation needs to follow it.
@@ -51,6 +57,9 @@ pub struct InFlight {
     /// the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor_until: Option<i64>,
+    /// Where the drift check stands: under way, or what it found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -70,6 +79,10 @@ impl InFlight {
             resources: None,
             stalls: 0,
             monitor_until: None,
+            drift: plan.drift_seen.clone().map(|verdict| Drift {
+                detection: None,
+                verdict: Some(verdict),
+            }),
         }
     }
 

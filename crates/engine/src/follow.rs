@@ -68,6 +68,7 @@ impl Deployer {
                     outputs: outputs(&stack),
                     review: None,
                     stack_status: Some(status.as_str().to_owned()),
+                    drift: flight.drift.as_ref().and_then(|d| d.verdict.clone()),
                 })
             }
             PollStep::InProgress => {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::drift::DriftVerdict;
 use crate::flight::InFlight;
 use crate::review::Review;
 
@@ -22,6 +23,8 @@ pub enum Outcome {
         /// The stack's status as this step read it (`DELETE_COMPLETE` once deleted); `None`
         /// when the step did not read the stack (a change set's steps).
         stack_status: Option<String>,
+        /// What the drift check before the deploy found; `None` when none was made.
+        drift: Option<DriftVerdict>,
     },
     /// An operation is under way; poll it again later.
     InProgress {
@@ -150,4 +153,10 @@ pub enum Remedy {
     LiftProtection,
     /// Fix what the failure names (the template, its parameters) and deploy again.
     FixAndDeployAgain,
+    /// Put the drifted resources back as the template has them, then deploy again.
+    FixDrift,
+    /// Set `DriftCheck` to `WARN`, to deploy over drift and be told of it.
+    WarnOnDrift,
+    /// Deploy with `DeploymentMode: REVERT_DRIFT`, which also puts the drifted resources back.
+    RevertDrift,
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use crate::drift::{DriftCheck, DriftVerdict};
 use aws_sdk_cloudformation::types::{
     Capability, Parameter, RollbackConfiguration, RollbackTrigger, Tag,
 };
@@ -82,6 +83,14 @@ pub struct Plan {
     pub timeout_minutes: Option<u32>,
     /// SNS topics CloudFormation sends the stack's events to.
     pub notification_arns: Vec<String>,
+    /// The drift check before an existing stack changes.
+    pub drift_check: DriftCheck,
+    /// `DeploymentMode: REVERT_DRIFT`: the update (or change set) also puts drifted resources
+    /// back as the template has them.
+    pub revert_drift: bool,
+    /// What an earlier step's drift check found: set from the operation followed, so that
+    /// the check is made once per deploy.
+    pub drift_seen: Option<DriftVerdict>,
 }
 
 /// Rollback triggers: alarms CloudFormation watches during an operation and for

@@ -5,9 +5,12 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_cloudformation::types::{Change, ChangeAction, ChangeSource, ResourceChangeDetail};
+use aws_sdk_cloudformation::types::{
+    Change, ChangeAction, ChangeSource, ResourceChangeDetail, StackResourceDriftStatus,
+};
 use serde::Serialize;
 
+use crate::drift::DriftedResource;
 use crate::text::fit_lines;
 
 /// What a redacted value reads.
@@ -27,6 +30,9 @@ pub struct Review {
     pub changes: Vec<ReviewChange>,
     /// Whether CloudFormation has more changes than were read.
     pub more: bool,
+    /// The stack's drifted resources, when the drift check before the change set found some.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftedResource>,
 }
 
 /// One resource a change set would change.
@@ -48,6 +54,10 @@ pub struct ReviewChange {
     /// For a nested stack: its own change set's review.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nested: Option<Box<Review>>,
+    /// In a change set that reverts drift: the resource's drift (`MODIFIED`, `DELETED`),
+    /// which this change puts back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
 }
 
 /// One attribute a change changes.
@@ -74,6 +84,10 @@ pub struct ReviewDetail {
     /// The value after.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// In a change set that reverts drift: the live value, changed outside CloudFormation,
+    /// that this change puts back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drifted: Option<String>,
 }
 
 fn action_word(action: Option<&ChangeAction>) -> &'static str {
@@ -114,6 +128,15 @@ impl ReviewChange {
             replacement: rc.replacement().map(|r| r.as_str().to_owned()),
             details,
             nested: None,
+            drift: rc
+                .resource_drift_status()
+                .filter(|s| {
+                    matches!(
+                        s,
+                        StackResourceDriftStatus::Modified | StackResourceDriftStatus::Deleted
+                    )
+                })
+                .map(|s| s.as_str().to_owned()),
         })
     }
 }
@@ -149,6 +172,9 @@ fn detail(
         causing_entity: d.causing_entity().map(str::to_owned),
         before: value(target.and_then(|t| t.before_value())),
         after: value(target.and_then(|t| t.after_value())),
+        drifted: target
+            .and_then(|t| t.drift())
+            .map(|d| value(d.actual_value()).unwrap_or_default()),
     }
 }
 
@@ -209,6 +235,31 @@ pub fn markdown(review: &Review) -> String {
     if let Some(id) = &review.change_set_id {
         md.push_str(&format!("Change set id: `{id}`\n\n"));
     }
+    if !review.drift.is_empty() {
+        md.push_str(&format!("## Drift\n\n{} resource(s) had drifted from the template when the change set was made (DriftCheck WARN); this change set does not put them back unless it reverts drift.\n\n| resource | type | drift | what differs |\n| --- | --- | --- | --- |\n", review.drift.len()));
+        for r in &review.drift {
+            let what: Vec<String> = r
+                .differences
+                .iter()
+                .map(|d| {
+                    format!(
+                        "`{}`: expected {}, actual {}",
+                        d.path,
+                        cell(&d.expected),
+                        cell(&d.actual)
+                    )
+                })
+                .collect();
+            md.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                cell(&r.logical_resource_id),
+                cell(&r.resource_type),
+                r.status,
+                what.join("<br>")
+            ));
+        }
+        md.push_str("\n## Changes\n\n");
+    }
     if review.changes.is_empty() {
         md.push_str("No changes.\n");
         return md;
@@ -234,17 +285,25 @@ fn rows(review: &Review, prefix: &str, md: &mut String) {
             .iter()
             .map(|d| {
                 let at = d.path.clone().unwrap_or_else(|| d.attribute.clone());
-                match (&d.before, &d.after) {
+                let change = match (&d.before, &d.after) {
                     (Some(b), Some(a)) => format!("`{at}`: {} → {}", cell(b), cell(a)),
                     (None, Some(a)) => format!("`{at}`: → {}", cell(a)),
                     (Some(b), None) => format!("`{at}`: {} →", cell(b)),
                     (None, None) => format!("`{at}`"),
+                };
+                match &d.drifted {
+                    Some(live) => format!("{change} (reverts drift: live value {})", cell(live)),
+                    None => change,
                 }
             })
             .collect();
+        let action = match &c.drift {
+            Some(drift) => format!("{} (reverts drift: {drift})", c.action),
+            None => c.action.clone(),
+        };
         md.push_str(&format!(
             "| {} | {prefix}{} | {} | {} | {} |\n",
-            c.action,
+            action,
             cell(&c.logical_resource_id),
             cell(&c.resource_type),
             c.replacement.as_deref().unwrap_or(""),

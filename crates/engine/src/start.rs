@@ -109,10 +109,22 @@ impl Deployer {
                 }
                 // No stack is always a create (the table says Update or Wait only of a stack).
                 (StartStep::Create, _) | (StartStep::Update | StartStep::Wait, None) => {
+                    if plan.revert_drift {
+                        return Ok(crate::revert::refused_on_new(plan));
+                    }
                     self.create(plan, inputs.get(plan).await?).await
                 }
                 (StartStep::Update, Some(existing)) => {
-                    self.update(plan, inputs.get(plan).await?, existing).await
+                    let id = existing.stack_id().unwrap_or(&plan.stack_name);
+                    if let Some(first) = self.drift_first(plan, id).await? {
+                        return Ok(first);
+                    }
+                    let prepared = inputs.get(plan).await?;
+                    if plan.revert_drift {
+                        self.revert(plan, prepared, existing).await
+                    } else {
+                        self.update(plan, prepared, existing).await
+                    }
                 }
                 (StartStep::Wait, Some(busy)) => return Ok(self.wait_or_adopt(plan, busy).await?),
                 (StartStep::Blocked(_), Some(failed))
@@ -246,6 +258,7 @@ impl Deployer {
                     outputs: outputs(stack),
                     review: None,
                     stack_status: Some(stack_status(stack).as_str().to_owned()),
+                    drift: plan.drift_seen.clone(),
                 })
             }
             Err(e) => Err(e),

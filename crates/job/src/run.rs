@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 use cfn_deployer_engine::review::markdown;
 use cfn_deployer_engine::{Deployer, Outcome};
 use cfn_deployer_params::{GroupRequest, Params, Request};
-use cfn_deployer_step::{Ended, Front, GroupReport, Resume, Stepper, Words};
+use cfn_deployer_step::{drift_status, Ended, Front, GroupReport, Resume, Stepper, Words};
 
 use crate::error::JobError;
 use crate::io::{write_output_artifact, JobFiles};
@@ -158,6 +158,7 @@ impl Front for Pipeline {
                 summary,
                 mut outputs,
                 review,
+                drift,
                 ..
             } => {
                 let change_set_id = review.and_then(|r| r.change_set_id);
@@ -165,6 +166,11 @@ impl Front for Pipeline {
                     // For the approval's CHANGE_SET_EXECUTE to name the change set reviewed.
                     outputs.insert("ChangeSetId".to_owned(), id.clone());
                 }
+                // For a later action (an approval, a notification) to see what the check found.
+                outputs.insert(
+                    "DriftStatus".to_owned(),
+                    drift_status(drift.as_ref()).as_str().to_owned(),
+                );
                 Report::Success {
                     output_variables: outputs,
                     summary,
@@ -221,6 +227,7 @@ impl Front for Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cfn_deployer_engine::drift::{DriftStatus, DriftVerdict};
     use cfn_deployer_engine::group::{Change, GroupState, Leg, Member, Phase, StackResult};
     use cfn_deployer_engine::Operation;
     use cfn_deployer_step::GroupStack;
@@ -263,6 +270,7 @@ mod tests {
                 started: 0,
                 stalls: 0,
                 resources: None,
+                drift: None,
             },
         );
         let ended = Ended::GroupInProgress {
@@ -342,5 +350,31 @@ mod tests {
         assert_eq!(doc["Stacks"]["api"]["Result"], "UPDATED");
         assert_eq!(doc["Stacks"]["network"]["Outputs"]["VpcId"], "vpc-1");
         assert_eq!(doc["Stacks"]["network"]["StackName"], "app-network");
+    }
+
+    #[test]
+    fn a_success_reports_what_the_drift_check_found() {
+        let ended = |drift: Option<DriftVerdict>| Ended::Succeeded {
+            stack: "app".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:1:stack/app/1".into(),
+            summary: "Stack `app` is UPDATE_COMPLETE".into(),
+            outputs: [("Url".to_owned(), "https://x".to_owned())].into(),
+            review: None,
+            stack_status: Some("UPDATE_COMPLETE".into()),
+            drift,
+        };
+        let drift_status = |drift| match front().answer(&job(), ended(drift)) {
+            Report::Success {
+                output_variables, ..
+            } => output_variables.get("DriftStatus").cloned(),
+            other => panic!("a success: {other:?}"),
+        };
+        assert_eq!(drift_status(None).as_deref(), Some("NOT_CHECKED"));
+        let drifted = DriftVerdict {
+            status: DriftStatus::Drifted,
+            drifted: 2,
+            reason: None,
+        };
+        assert_eq!(drift_status(Some(drifted)).as_deref(), Some("DRIFTED"));
     }
 }

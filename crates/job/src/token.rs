@@ -161,6 +161,7 @@ mod tests {
             resources: None,
             stalls: 0,
             monitor_until: None,
+            drift: None,
         }
     }
 
@@ -182,6 +183,17 @@ mod tests {
         );
         f.client_request_token = "c".repeat(128);
         assert!(encode(&f).is_ok());
+        // A drift check under way, with the longest reason a verdict keeps.
+        f.drift = Some(cfn_deployer_engine::drift::Drift {
+            detection: Some("b78ac9b0-dec1-11e7-a451-503a3example".into()),
+            verdict: Some(cfn_deployer_engine::drift::DriftVerdict {
+                status: cfn_deployer_engine::drift::DriftStatus::Unknown,
+                drifted: 0,
+                reason: Some("r".repeat(300)),
+            }),
+        });
+        let text = encode(&f).expect("a drift check fits");
+        assert_eq!(decode(&text, &f.stack_name), Ok(f));
     }
 
     #[test]
@@ -221,6 +233,7 @@ mod tests {
                     started: 1_700_000_000,
                     stalls: 2,
                     resources: Some(500),
+                    drift: None,
                 },
             );
         }

@@ -26,6 +26,9 @@ pub fn remedy(remedy: Remedy, more_time: &'static str) -> &'static str {
         Remedy::MoreTime => more_time,
         Remedy::LiftProtection => "turn its termination protection off (`aws cloudformation update-termination-protection --no-enable-termination-protection`) if it is really to go, then run the pipeline again",
         Remedy::FixAndDeployAgain => "fix what the reasons name and run the pipeline again",
+        Remedy::FixDrift => "put the drifted resources back as the template has them and run the pipeline again",
+        Remedy::WarnOnDrift => "set DriftCheck to WARN to deploy over the drift",
+        Remedy::RevertDrift => "set DeploymentMode to REVERT_DRIFT to have the deploy put them back",
     }
 }
 

@@ -46,6 +46,10 @@ macro_rules! document {
             pub(crate) timeout_in_minutes: Option<Value>,
             #[serde(rename = "NotificationARNs")]
             pub(crate) notification_arns: Option<Value>,
+            #[serde(rename = "DriftCheck")]
+            pub(crate) drift_check: Option<String>,
+            #[serde(rename = "DeploymentMode")]
+            pub(crate) deployment_mode: Option<String>,
         }
 
         impl $name {
@@ -68,6 +72,8 @@ macro_rules! document {
                     disable_rollback: self.disable_rollback.take(),
                     timeout_in_minutes: self.timeout_in_minutes.take(),
                     notification_arns: self.notification_arns.take(),
+                    drift_check: self.drift_check.take(),
+                    deployment_mode: self.deployment_mode.take(),
                 }
             }
         }
@@ -93,11 +99,14 @@ pub(crate) struct Shared {
     pub(crate) disable_rollback: Option<Value>,
     pub(crate) timeout_in_minutes: Option<Value>,
     pub(crate) notification_arns: Option<Value>,
+    pub(crate) drift_check: Option<String>,
+    pub(crate) deployment_mode: Option<String>,
 }
 
 impl Shared {
     /// The keys that are set, by name: each is a one-stack setting that a stack group sets
-    /// per stack in its manifest instead. `ActionMode` is the group's own.
+    /// per stack in its manifest instead. `ActionMode` is the group's own, and `DriftCheck`
+    /// the default for its stacks.
     pub(crate) fn one_stack_keys(&self) -> Vec<&'static str> {
         let set = [
             ("StackName", self.stack_name.is_some()),
@@ -124,6 +133,7 @@ impl Shared {
             ("DisableRollback", self.disable_rollback.is_some()),
             ("TimeoutInMinutes", self.timeout_in_minutes.is_some()),
             ("NotificationARNs", self.notification_arns.is_some()),
+            ("DeploymentMode", self.deployment_mode.is_some()),
         ];
         set.into_iter()
             .filter(|(_, on)| *on)

@@ -1,6 +1,8 @@
 //! The settings the built-in CloudFormation action never gained, read and checked: rollback
-//! triggers, termination protection, failure policy, timeout and notifications.
+//! triggers, termination protection, failure policy, timeout, notifications, the drift check
+//! and the deployment mode.
 
+use cfn_deployer_engine::drift::DriftCheck;
 use cfn_deployer_engine::{OnFailure, Rollback};
 
 use crate::document::Shared;
@@ -20,6 +22,37 @@ fn is_arn(arn: &str, service: &str, kind: Option<&str>) -> bool {
         && parts[0] == "arn"
         && parts[2] == service
         && kind.is_none_or(|k| parts.get(5) == Some(&k) && parts.len() == 7)
+}
+
+/// `DriftCheck`: `OFF`, `WARN` or `FAIL`; `None` when not set.
+pub(crate) fn drift_check(
+    front: Front,
+    value: Option<&str>,
+) -> Result<Option<DriftCheck>, ParamsError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("OFF") => Ok(Some(DriftCheck::Off)),
+        Some("WARN") => Ok(Some(DriftCheck::Warn)),
+        Some("FAIL") => Ok(Some(DriftCheck::Fail)),
+        Some(other) => Err(bad(
+            front,
+            "DriftCheck",
+            format!("`{other}` is not a drift check; use OFF (the default), WARN or FAIL"),
+        )),
+    }
+}
+
+/// `DeploymentMode`: `REVERT_DRIFT`, or none.
+fn revert_drift(front: Front, value: Option<&str>) -> Result<bool, ParamsError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some("REVERT_DRIFT") => Ok(true),
+        Some(other) => Err(bad(
+            front,
+            "DeploymentMode",
+            format!("`{other}` is not a deployment mode; the one mode is REVERT_DRIFT, which also puts drifted resources back as the template has them"),
+        )),
+    }
 }
 
 /// The settings the built-in action never gained.
@@ -109,5 +142,7 @@ pub(crate) fn settings(front: Front, doc: &Shared) -> Result<Settings, ParamsErr
             43_200,
         )?,
         notification_arns,
+        drift_check: drift_check(front, doc.drift_check.as_deref())?,
+        revert_drift: revert_drift(front, doc.deployment_mode.as_deref())?,
     })
 }

@@ -2,6 +2,7 @@
 //! `StackGroupURL`) names the manifest; the group's own settings are few, since each stack's
 //! are in the manifest.
 
+use cfn_deployer_engine::drift::DriftCheck;
 use serde_json::Value;
 
 use crate::document::{Configuration, ExecutionInput, Shared, UserParameters};
@@ -34,6 +35,9 @@ pub struct GroupRequest {
     pub build: Option<Build>,
     /// Seconds between polls (Step Functions only).
     pub poll_interval_seconds: Option<u32>,
+    /// `DriftCheck` beside the manifest: the default of the stacks for which neither the
+    /// manifest nor the stack sets one.
+    pub drift_check: Option<DriftCheck>,
 }
 
 impl GroupRequest {
@@ -93,6 +97,7 @@ fn in_pipeline(
         output_file_name: validate::output_file_name(front, output)?,
         build: None,
         poll_interval_seconds: None,
+        drift_check: crate::extended::drift_check(front, shared.drift_check.as_deref())?,
     })
 }
 
@@ -165,5 +170,6 @@ pub(crate) fn execution_input(
             MIN_POLL_INTERVAL,
             MAX_POLL_INTERVAL,
         )?,
+        drift_check: crate::extended::drift_check(front, shared.drift_check.as_deref())?,
     })
 }

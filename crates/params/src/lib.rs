@@ -211,6 +211,10 @@ pub struct Settings {
     pub timeout_minutes: Option<u32>,
     /// `NotificationARNs`.
     pub notification_arns: Vec<String>,
+    /// `DriftCheck`, when set (`OFF` when not).
+    pub drift_check: Option<cfn_deployer_engine::drift::DriftCheck>,
+    /// `DeploymentMode: REVERT_DRIFT`.
+    pub revert_drift: bool,
 }
 
 /// The validated settings of one deploy, whichever front they came from.
@@ -403,6 +407,9 @@ impl Params {
             disable_rollback: self.settings.disable_rollback,
             timeout_minutes: self.settings.timeout_minutes,
             notification_arns: self.settings.notification_arns.clone(),
+            drift_check: self.settings.drift_check.unwrap_or_default(),
+            revert_drift: self.settings.revert_drift,
+            drift_seen: None,
         }
     }
 }

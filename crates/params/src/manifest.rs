@@ -31,6 +31,8 @@ struct Doc {
     max_concurrency: Option<String>,
     #[serde(rename = "OnStackFailure")]
     on_stack_failure: Option<String>,
+    #[serde(rename = "DriftCheck")]
+    drift_check: Option<String>,
     #[serde(rename = "Stacks")]
     stacks: BTreeMap<String, StackDoc>,
 }
@@ -56,6 +58,10 @@ struct StackDoc {
     template_configuration: Option<String>,
     #[serde(rename = "TerminationProtection")]
     termination_protection: Option<Value>,
+    #[serde(rename = "DriftCheck")]
+    drift_check: Option<String>,
+    #[serde(rename = "DeploymentMode")]
+    deployment_mode: Option<String>,
 }
 
 /// A parameter that reads another stack's output: `{Output: id.Key}`.
@@ -191,6 +197,8 @@ impl Manifest {
                 )))
             }
         };
+        let drift_check = crate::extended::drift_check(Front::Manifest, doc.drift_check.as_deref())
+            .map_err(|e| refuse(e.to_string()))?;
         if doc.stacks.is_empty() {
             return Err(refuse(
                 "`Stacks` is empty: list the group's stacks under it",
@@ -244,6 +252,8 @@ impl Manifest {
                 tags: stack.tags,
                 role_arn: stack.role_arn,
                 termination_protection: stack.termination_protection,
+                drift_check: stack.drift_check,
+                deployment_mode: stack.deployment_mode,
                 ..Shared::default()
             };
             let take = || Ok(Some(template.clone()));
@@ -260,6 +270,8 @@ impl Manifest {
                 mode: Mode::CreateUpdate,
             };
             params.parameter_overrides = literal;
+            // The manifest's DriftCheck is the default of the stacks that set none.
+            params.settings.drift_check = params.settings.drift_check.or(drift_check);
             edges.push((id.clone(), on.into_iter().collect()));
             stacks.push(Entry {
                 id,

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use cfn_deployer_engine::drift::DriftCheck;
 
 #[test]
 fn the_seed_keys_work_unchanged() {
@@ -344,7 +345,8 @@ fn the_settings_the_built_in_action_lacks_are_read_in_every_front() {
     let user = Params::from_user_parameters(Some(&format!(
         r#"{{"stack": "a", "TemplatePath": "A::t", "RollbackTriggers": ["{alarm}"], "MonitoringTimeInMinutes": 10,
             "TerminationProtection": true, "OnFailure": "DELETE", "DisableRollback": true,
-            "TimeoutInMinutes": 30, "NotificationARNs": ["{topic}"]}}"#
+            "TimeoutInMinutes": 30, "NotificationARNs": ["{topic}"], "DriftCheck": "FAIL",
+            "DeploymentMode": "REVERT_DRIFT"}}"#
     )))
     .expect("valid");
     let expected = Settings {
@@ -357,6 +359,8 @@ fn the_settings_the_built_in_action_lacks_are_read_in_every_front() {
         disable_rollback: true,
         timeout_minutes: Some(30),
         notification_arns: vec![topic.into()],
+        drift_check: Some(DriftCheck::Fail),
+        revert_drift: true,
     };
     assert_eq!(user.settings, expected);
     // The same as a custom action's strings.
@@ -370,6 +374,8 @@ fn the_settings_the_built_in_action_lacks_are_read_in_every_front() {
         ("DisableRollback", "TRUE"),
         ("TimeoutInMinutes", "30"),
         ("NotificationARNs", topic),
+        ("DriftCheck", "FAIL"),
+        ("DeploymentMode", "REVERT_DRIFT"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -383,13 +389,57 @@ fn the_settings_the_built_in_action_lacks_are_read_in_every_front() {
     // And as an execution's JSON.
     let input = serde_json::json!({"StackName": "a", "TemplateURL": "s3://b/t.yaml", "RollbackTriggers": [alarm],
         "MonitoringTimeInMinutes": 10, "TerminationProtection": true, "OnFailure": "DELETE", "DisableRollback": true,
-        "TimeoutInMinutes": 30, "NotificationARNs": [topic]});
+        "TimeoutInMinutes": 30, "NotificationARNs": [topic], "DriftCheck": "FAIL", "DeploymentMode": "REVERT_DRIFT"});
     let p = Params::from_execution_input(input).expect("valid");
     assert_eq!(p.settings, expected);
+    let plan = p.plan("t");
     assert_eq!(
-        p.plan("t").on_failure,
+        plan.on_failure,
         Some(cfn_deployer_engine::OnFailure::Delete)
     );
+    assert_eq!(
+        (plan.drift_check, plan.revert_drift),
+        (DriftCheck::Fail, true)
+    );
+}
+
+#[test]
+fn drift_is_not_checked_unless_asked() {
+    let p = Params::from_user_parameters(Some(r#"{"stack": "a", "TemplatePath": "A::t"}"#))
+        .expect("valid");
+    assert_eq!(p.settings.drift_check, None);
+    let plan = p.plan("t");
+    assert_eq!(
+        (plan.drift_check, plan.revert_drift),
+        (DriftCheck::Off, false)
+    );
+    for check in ["OFF", "WARN", "FAIL"] {
+        let p = Params::from_user_parameters(Some(&format!(
+            r#"{{"stack": "a", "TemplatePath": "A::t", "DriftCheck": "{check}"}}"#
+        )))
+        .expect("valid");
+        assert_eq!(p.plan("t").drift_check.as_str(), check);
+    }
+}
+
+#[test]
+fn revert_drift_goes_only_with_the_modes_that_update_a_stack() {
+    for mode in ["CREATE_UPDATE", "CHANGE_SET_REPLACE"] {
+        let text = format!(
+            r#"{{"stack": "a", "TemplatePath": "A::t", "ActionMode": "{mode}", "ChangeSetName": "c", "DeploymentMode": "REVERT_DRIFT"}}"#
+        );
+        assert!(Params::from_user_parameters(Some(&text)).is_ok(), "{mode}");
+    }
+    for mode in ["REPLACE_ON_FAILURE", "DELETE_ONLY", "CHANGE_SET_EXECUTE"] {
+        let text = format!(
+            r#"{{"stack": "a", "TemplatePath": "A::t", "ActionMode": "{mode}", "ChangeSetName": "c", "DeploymentMode": "REVERT_DRIFT"}}"#
+        );
+        let err = Params::from_user_parameters(Some(&text)).expect_err(mode);
+        assert_eq!(
+            err.to_string(),
+            format!("UserParameters key `DeploymentMode`: REVERT_DRIFT goes only with ActionMode CREATE_UPDATE or CHANGE_SET_REPLACE, which update a stack, not with {mode}")
+        );
+    }
 }
 
 #[test]
@@ -414,6 +464,14 @@ fn bad_extended_settings_name_the_key() {
         (
             r#""OnFailure": "EXPLODE""#,
             "`OnFailure`: `EXPLODE` is not a failure policy; use ROLLBACK, DELETE or DO_NOTHING",
+        ),
+        (
+            r#""DriftCheck": "STRICT""#,
+            "`DriftCheck`: `STRICT` is not a drift check; use OFF (the default), WARN or FAIL",
+        ),
+        (
+            r#""DeploymentMode": "FORCE""#,
+            "`DeploymentMode`: `FORCE` is not a deployment mode; the one mode is REVERT_DRIFT",
         ),
         (
             r#""DisableRollback": 1"#,

@@ -398,6 +398,19 @@ pub(crate) fn shared(
         }
     }
     let settings = crate::extended::settings(front, &doc)?;
+    let reverts = matches!(
+        action,
+        Action::Deploy {
+            mode: Mode::CreateUpdate
+        } | Action::ChangeSetReplace { .. }
+    );
+    if settings.revert_drift && !reverts {
+        return Err(bad(
+            front,
+            "DeploymentMode",
+            format!("REVERT_DRIFT goes only with ActionMode CREATE_UPDATE or CHANGE_SET_REPLACE, which update a stack, not with {}", doc.action_mode.as_deref().map(str::trim).unwrap_or("CREATE_UPDATE")),
+        ));
+    }
     Ok(Params {
         front,
         stack,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use cfn_deployer_engine::drift::{DriftStatus, DriftVerdict};
 use cfn_deployer_engine::group::{GroupState, StackResult};
 use cfn_deployer_engine::review::Review;
 use cfn_deployer_engine::{FailureKind, InFlight, Outcome};
@@ -33,6 +34,8 @@ pub enum Ended {
         review: Option<Review>,
         /// The stack's status, when the step read it.
         stack_status: Option<String>,
+        /// What the drift check before the deploy found; `None` when none was made.
+        drift: Option<DriftVerdict>,
     },
     /// An operation is under way; the front hands `flight` to the next step.
     InProgress {
@@ -74,6 +77,11 @@ pub enum Ended {
     },
 }
 
+/// The `DriftStatus` a deploy reports: `NOT_CHECKED` when no check was made.
+pub fn drift_status(drift: Option<&DriftVerdict>) -> DriftStatus {
+    drift.map_or(DriftStatus::NotChecked, |v| v.status)
+}
+
 impl Ended {
     /// The end of a step that failed with `err`.
     pub fn from_error<E: Failing>(err: &E) -> Self {
@@ -106,8 +114,14 @@ impl Ended {
                 outputs,
                 review,
                 stack_status,
+                drift,
             } => {
                 info!(%summary, "deploy succeeded");
+                // A deploy that went on over drift, or without knowing it, says so.
+                let summary = match drift.as_ref().and_then(DriftVerdict::note) {
+                    Some(note) => format!("{summary}; {note}"),
+                    None => summary,
+                };
                 Self::Succeeded {
                     stack: stack.to_owned(),
                     stack_id,
@@ -115,6 +129,7 @@ impl Ended {
                     outputs,
                     review,
                     stack_status,
+                    drift,
                 }
             }
             Outcome::InProgress {

@@ -17,7 +17,7 @@ mod step;
 mod words;
 
 pub use budget::{reserve, work_budget};
-pub use ended::{Ended, GroupReport, GroupStack, Resume, POLICY_OFF};
+pub use ended::{drift_status, Ended, GroupReport, GroupStack, Resume, POLICY_OFF};
 pub use error::{Failing, StepError};
 pub use prepare::{FileReader, Preparer, Role, Stager};
 pub use settings::{sdk_config, Env, Settings, SettingsError};

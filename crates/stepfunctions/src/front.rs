@@ -4,7 +4,7 @@
 use cfn_deployer_engine::group::GroupState;
 use cfn_deployer_engine::{now_epoch, Deployer, InFlight, Outcome};
 use cfn_deployer_params::{FileRef, GroupRequest, Params, Request, S3File};
-use cfn_deployer_step::{Ended, Front, GroupReport, Resume, Stepper, Words};
+use cfn_deployer_step::{drift_status, Ended, Front, GroupReport, Resume, Stepper, Words};
 use serde_json::{json, Value};
 use tracing::warn;
 
@@ -213,12 +213,14 @@ impl Front for Execution {
                 outputs,
                 review,
                 stack_status,
+                drift,
             } => {
                 let mut output = json!({
                     "StackId": stack_id,
                     "StackName": stack,
                     "StackStatus": stack_status.unwrap_or_else(|| "UNKNOWN".into()),
                     "Outputs": outputs,
+                    "DriftStatus": drift_status(drift.as_ref()).as_str(),
                     "Summary": summary,
                 });
                 if let Some(review) = review {

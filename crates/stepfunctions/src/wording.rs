@@ -18,6 +18,9 @@ pub(crate) fn remedy(remedy: Remedy) -> &'static str {
         Remedy::MoreTime => "raise the deployer function's timeout so that a step has time to finish, then start the execution again",
         Remedy::LiftProtection => "turn its termination protection off (`aws cloudformation update-termination-protection --no-enable-termination-protection`) if it is really to go, then start the execution again",
         Remedy::FixAndDeployAgain => "fix what the reasons name and start the execution again",
+        Remedy::FixDrift => "put the drifted resources back as the template has them and start the execution again",
+        Remedy::WarnOnDrift => "set \"DriftCheck\": \"WARN\" in the execution input to deploy over the drift",
+        Remedy::RevertDrift => "set \"DeploymentMode\": \"REVERT_DRIFT\" in the execution input to have the deploy put them back",
     }
 }
 

@@ -34,6 +34,7 @@ impl Leg {
             started: flight.started,
             stalls: flight.stalls,
             resources: flight.resources,
+            drift: flight.drift.clone(),
         }
     }
 
@@ -43,6 +44,7 @@ impl Leg {
         flight.started = self.started;
         flight.stalls = self.stalls;
         flight.resources = self.resources;
+        flight.drift = self.drift.clone();
         flight
     }
 }
@@ -201,6 +203,7 @@ mod tests {
             started: 0,
             stalls: 0,
             resources: None,
+            drift: None,
         };
         let state = GroupState {
             members: vec![

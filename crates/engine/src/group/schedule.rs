@@ -118,6 +118,7 @@ mod tests {
             started: 0,
             stalls: 0,
             resources: None,
+            drift: None,
         }
     }
 

@@ -63,6 +63,9 @@ pub struct Leg {
     /// The template's resource count, for progress.
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<u32>,
+    /// Where the stack's drift check stands: under way, or what it found.
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::drift::Drift>,
 }
 
 fn is_zero(n: &u8) -> bool {

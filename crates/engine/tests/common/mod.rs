@@ -182,6 +182,7 @@ pub fn flight(operation: Operation) -> InFlight {
         resources: None,
         stalls: 0,
         monitor_until: None,
+        drift: None,
     }
 }
 

@@ -205,7 +205,14 @@ impl<'a, F: Front + 'a> Run<'a, F> {
                     cfn_deployer_engine::group::Leg::of(&flight),
                 ))
             },
-            Ok(Outcome::Succeeded { .. }) => Moved::to(Member::Deployed(change)),
+            Ok(Outcome::Succeeded { drift, .. }) => Moved {
+                // A stack deployed over drift, or without knowing it, says so in the summary.
+                note: drift
+                    .as_ref()
+                    .and_then(|v| v.note())
+                    .map(|n| format!("`{}`: {n}", self.manifest.stacks[i].id)),
+                ..Moved::to(Member::Deployed(change))
+            },
             Ok(Outcome::Failed(f)) => {
                 Moved::failed(Member::Failed(change), self.front.words().message(&f))
             }
@@ -261,6 +268,9 @@ impl<'a, F: Front + 'a> Run<'a, F> {
         let failed_here = self.state.failures.iter().any(|(f, _)| *f == i);
         let deployer = self.stepper.deployer();
         let mut plan = entry.params.plan(&self.token(i, "-undo"));
+        // An undo puts back what the run changed: drift is not its business.
+        plan.drift_check = cfn_deployer_engine::drift::DriftCheck::Off;
+        plan.revert_drift = false;
         let mut putback = Putback {
             prepared: Prepared::default(),
         };

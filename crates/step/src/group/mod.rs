@@ -47,12 +47,18 @@ impl Stepper {
             file: place.clone(),
             problem: "is not UTF-8 text: write it in YAML or JSON".into(),
         })?;
-        let manifest = Manifest::parse(&text, &request.manifest, request.front).map_err(|e| {
-            StepError::Manifest {
-                file: place.clone(),
-                problem: e.to_string(),
-            }
-        })?;
+        let mut manifest =
+            Manifest::parse(&text, &request.manifest, request.front).map_err(|e| {
+                StepError::Manifest {
+                    file: place.clone(),
+                    problem: e.to_string(),
+                }
+            })?;
+        // The action's DriftCheck is the default of the stacks for which the manifest sets none.
+        for entry in &mut manifest.stacks {
+            let own = &mut entry.params.settings.drift_check;
+            *own = own.or(request.drift_check);
+        }
         let state = match state {
             Some(state)
                 if state.digest != manifest.digest
