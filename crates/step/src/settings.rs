@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use cfn_deployer_engine::drift::DriftCheck;
 use cfn_deployer_engine::{Pace, RolePolicy};
 use tracing::{info, warn};
 
@@ -35,6 +36,8 @@ pub struct Settings {
     pub template_buckets: Option<Vec<String>>,
     /// Whether a deploy may switch a stack's termination protection off.
     pub allow_unprotect: bool,
+    /// The drift check of the deploys whose settings name none (`CFN_DEPLOYER_DRIFT_CHECK`).
+    pub drift_check: DriftCheck,
 }
 
 /// A read of the environment: a variable's value, `None` when unset.
@@ -52,8 +55,8 @@ impl Settings {
     /// Reads the settings with `sdk` from `env`: the deployment's variables
     /// `CFN_DEPLOYER_POLL_WITHIN_SECONDS`, `CFN_DEPLOYER_POLL_INTERVAL_SECONDS`,
     /// `CFN_DEPLOYER_SERVICE_ROLE_ARN`, `CFN_DEPLOYER_ALLOWED_ROLE_ARNS`,
-    /// `CFN_DEPLOYER_STAGING_BUCKET`, `CFN_DEPLOYER_TEMPLATE_BUCKETS` and
-    /// `CFN_DEPLOYER_ALLOW_UNPROTECT`.
+    /// `CFN_DEPLOYER_STAGING_BUCKET`, `CFN_DEPLOYER_TEMPLATE_BUCKETS`,
+    /// `CFN_DEPLOYER_ALLOW_UNPROTECT` and `CFN_DEPLOYER_DRIFT_CHECK`.
     pub fn from_vars(sdk: SdkConfig, env: Env<'_>) -> Result<Self, SettingsError> {
         let text = |name: &str| {
             env(name)
@@ -83,6 +86,18 @@ impl Settings {
                 })
             }
         };
+        let drift_check = match text("CFN_DEPLOYER_DRIFT_CHECK").as_deref() {
+            None | Some("OFF") => DriftCheck::Off,
+            Some("WARN") => DriftCheck::Warn,
+            Some("FAIL") => DriftCheck::Fail,
+            Some(other) => {
+                return Err(SettingsError {
+                    name: "CFN_DEPLOYER_DRIFT_CHECK",
+                    value: other.to_owned(),
+                    problem: "must be OFF, WARN or FAIL",
+                })
+            }
+        };
         Ok(Self {
             sdk,
             pace,
@@ -90,6 +105,7 @@ impl Settings {
             staging_bucket: text("CFN_DEPLOYER_STAGING_BUCKET"),
             template_buckets,
             allow_unprotect,
+            drift_check,
         })
     }
 
@@ -102,6 +118,7 @@ impl Settings {
             staging_bucket: None,
             template_buckets: None,
             allow_unprotect: false,
+            drift_check: DriftCheck::Off,
         }
     }
 
@@ -119,6 +136,7 @@ impl Settings {
             allowed_roles = self.roles.allowed.len(),
             staging_bucket = self.staging_bucket.as_deref().unwrap_or(""),
             allow_unprotect = self.allow_unprotect,
+            drift_check = self.drift_check.as_str(),
             template_buckets = self
                 .template_buckets
                 .as_ref()
@@ -213,8 +231,10 @@ mod tests {
             ("CFN_DEPLOYER_STAGING_BUCKET", " staging "),
             ("CFN_DEPLOYER_TEMPLATE_BUCKETS", "t1,t2"),
             ("CFN_DEPLOYER_ALLOW_UNPROTECT", "true"),
+            ("CFN_DEPLOYER_DRIFT_CHECK", "FAIL"),
         ])
         .expect("valid");
+        assert_eq!(s.drift_check, DriftCheck::Fail);
         assert_eq!(s.pace.poll_within, Duration::from_millis(500));
         assert_eq!(s.pace.poll_interval, Duration::from_secs(2));
         assert_eq!(
@@ -237,6 +257,7 @@ mod tests {
         assert_eq!(s.pace, Pace::default());
         assert_eq!(s.staging_bucket, None);
         assert_eq!(s.template_buckets, None);
+        assert_eq!(s.drift_check, DriftCheck::Off);
         assert!(!s.role_policy_on());
     }
 
@@ -248,6 +269,7 @@ mod tests {
             ("CFN_DEPLOYER_POLL_WITHIN_SECONDS", "-1", "out of range"),
             ("CFN_DEPLOYER_POLL_WITHIN_SECONDS", "1e9", "out of range"),
             ("CFN_DEPLOYER_ALLOW_UNPROTECT", "yes", "true or false"),
+            ("CFN_DEPLOYER_DRIFT_CHECK", "STRICT", "OFF, WARN or FAIL"),
         ] {
             let err = read(&[(name, value)]).expect_err(value);
             let text = err.to_string();

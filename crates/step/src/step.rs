@@ -192,7 +192,12 @@ impl Stepper {
         flight: Option<InFlight>,
         budget: Option<Duration>,
     ) -> Result<Ended, F::Error> {
-        let plan = params.plan(&request_token(front.request_id(arrival)));
+        let mut plan = params.plan(&request_token(front.request_id(arrival)));
+        // The deployment's DriftCheck, for a deploy whose settings name none.
+        plan.drift_check = params
+            .settings
+            .drift_check
+            .unwrap_or(self.settings.drift_check);
         let files = front.files(arrival);
         let inputs = Preparer::new(&files, params, &self.stager);
         let mut outcome = self

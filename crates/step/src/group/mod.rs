@@ -54,10 +54,13 @@ impl Stepper {
                     problem: e.to_string(),
                 }
             })?;
-        // The action's DriftCheck is the default of the stacks for which the manifest sets none.
+        // The action's DriftCheck, then the deployment's, is the default of the stacks for
+        // which the manifest sets none.
         for entry in &mut manifest.stacks {
             let own = &mut entry.params.settings.drift_check;
-            *own = own.or(request.drift_check);
+            *own = own
+                .or(request.drift_check)
+                .or(Some(self.settings.drift_check));
         }
         let state = match state {
             Some(state)
