@@ -368,4 +368,73 @@ mod tests {
         );
         assert!(cut.contains("… and 29"), "{cut}");
     }
+
+    #[test]
+    fn the_markdown_lists_drift_and_marks_what_reverts_it() {
+        use aws_sdk_cloudformation::types::{
+            LiveResourceDrift, ResourceAttribute, ResourceChangeDetail, ResourceTargetDefinition,
+        };
+        let change = Change::builder()
+            .resource_change(
+                ResourceChange::builder()
+                    .action(ChangeAction::Modify)
+                    .logical_resource_id("Topic")
+                    .resource_type("AWS::SNS::Topic")
+                    .resource_drift_status(StackResourceDriftStatus::Modified)
+                    .details(
+                        ResourceChangeDetail::builder()
+                            .target(
+                                ResourceTargetDefinition::builder()
+                                    .attribute(ResourceAttribute::Properties)
+                                    .path("/Properties/DisplayName")
+                                    .before_value("orders-hotfix")
+                                    .after_value("orders")
+                                    .drift(
+                                        LiveResourceDrift::builder()
+                                            .previous_value("orders")
+                                            .actual_value("orders-hotfix")
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let review = Review {
+            change_set_name: "release".into(),
+            stack_name: "app".into(),
+            changes: ReviewChange::of(&change, &HashSet::new()).into_iter().collect(),
+            drift: vec![DriftedResource {
+                logical_resource_id: "Topic".into(),
+                resource_type: "AWS::SNS::Topic".into(),
+                status: "MODIFIED".into(),
+                differences: vec![crate::drift::PropertyDifference {
+                    path: "/DisplayName".into(),
+                    expected: "orders".into(),
+                    actual: "orders|hotfix".into(),
+                    kind: "NOT_EQUAL".into(),
+                }],
+            }],
+            ..Review::default()
+        };
+        let md = markdown(&review);
+        assert!(md.contains("## Drift\n\n1 resource(s) had drifted"), "{md}");
+        assert!(
+            md.contains("| Topic | AWS::SNS::Topic | MODIFIED | `/DisplayName`: expected orders, actual orders\\|hotfix |"),
+            "{md}"
+        );
+        assert!(md.contains("| Modify (reverts drift: MODIFIED) | Topic |"), "{md}");
+        assert!(
+            md.contains("`/Properties/DisplayName`: orders-hotfix → orders (reverts drift: live value orders-hotfix)"),
+            "{md}"
+        );
+        let plain = Review {
+            drift: Vec::new(),
+            ..review
+        };
+        assert!(!markdown(&plain).contains("## Drift"));
+    }
 }
+

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::*;
+use cfn_deployer_engine::drift::DriftCheck;
 
 fn home() -> FileRef {
     FileRef::Artifact(ArtifactPath {
@@ -229,4 +230,65 @@ fn stack_group_is_taken_on_every_front_and_alone() {
         .expect_err("one stack")
         .to_string();
     assert!(err.contains("names a stack group"), "{err}");
+}
+
+#[test]
+fn drift_checks_default_from_the_stack_then_the_manifest_then_the_action() {
+    let text = "\
+DriftCheck: WARN
+Stacks:
+  network:
+    StackName: app-network
+    TemplatePath: network.yaml
+    DriftCheck: FAIL
+    DeploymentMode: REVERT_DRIFT
+  api:
+    StackName: app-api
+    TemplatePath: api.yaml
+";
+    let m = manifest(text).expect("valid");
+    let by_id = |id: &str| {
+        m.stacks
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| &s.params.settings)
+            .cloned()
+            .expect("stack")
+    };
+    assert_eq!(by_id("network").drift_check, Some(DriftCheck::Fail));
+    assert!(by_id("network").revert_drift);
+    assert_eq!(by_id("api").drift_check, Some(DriftCheck::Warn));
+    assert!(!by_id("api").revert_drift);
+    let none = manifest(&text.replace("DriftCheck: WARN\n", "")).expect("valid");
+    assert_eq!(
+        none.stacks.iter().find(|s| s.id == "api").map(|s| s.params.settings.drift_check),
+        Some(None),
+        "left to the action's DriftCheck, then the deployment's"
+    );
+    let Request::Group(group) = Request::from_user_parameters(Some(
+        r#"{"StackGroup": "Source::group.yaml", "DriftCheck": "FAIL"}"#,
+    ))
+    .expect("valid") else {
+        panic!("a group")
+    };
+    assert_eq!(group.drift_check, Some(DriftCheck::Fail));
+    for (bad, want) in [
+        (
+            text.replace("DriftCheck: WARN", "DriftCheck: LOUD"),
+            "`DriftCheck`: `LOUD` is not a drift check",
+        ),
+        (
+            text.replace("DeploymentMode: REVERT_DRIFT", "DeploymentMode: YOLO"),
+            "stack `network`: key `DeploymentMode`: `YOLO` is not a deployment mode",
+        ),
+    ] {
+        let err = manifest(&bad).expect_err(want);
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    let err = Request::from_user_parameters(Some(
+        r#"{"StackGroup": "Source::g.yaml", "DeploymentMode": "REVERT_DRIFT"}"#,
+    ))
+    .expect_err("per stack")
+    .to_string();
+    assert!(err.contains("`StackGroup` and `DeploymentMode`"), "{err}");
 }
