@@ -50,6 +50,10 @@ macro_rules! document {
             pub(crate) drift_check: Option<String>,
             #[serde(rename = "DeploymentMode")]
             pub(crate) deployment_mode: Option<String>,
+            #[serde(rename = "AssumeRoleArn")]
+            pub(crate) assume_role_arn: Option<String>,
+            #[serde(rename = "Region")]
+            pub(crate) region: Option<String>,
         }
 
         impl $name {
@@ -74,6 +78,8 @@ macro_rules! document {
                     notification_arns: self.notification_arns.take(),
                     drift_check: self.drift_check.take(),
                     deployment_mode: self.deployment_mode.take(),
+                    assume_role_arn: self.assume_role_arn.take(),
+                    region: self.region.take(),
                 }
             }
         }
@@ -101,12 +107,14 @@ pub(crate) struct Shared {
     pub(crate) notification_arns: Option<Value>,
     pub(crate) drift_check: Option<String>,
     pub(crate) deployment_mode: Option<String>,
+    pub(crate) assume_role_arn: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
 impl Shared {
     /// The keys that are set, by name: each is a one-stack setting that a stack group sets
-    /// per stack in its manifest instead. `ActionMode` is the group's own, and `DriftCheck`
-    /// the default for its stacks.
+    /// per stack in its manifest instead. `ActionMode` is the group's own; `DriftCheck`,
+    /// `AssumeRoleArn` and `Region` are the defaults of its stacks.
     pub(crate) fn one_stack_keys(&self) -> Vec<&'static str> {
         let set = [
             ("StackName", self.stack_name.is_some()),

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::document::{Configuration, ExecutionInput, Shared, UserParameters};
 use crate::validate::{self, MAX_POLL_INTERVAL, MIN_POLL_INTERVAL};
 use crate::values::{self, bad};
-use crate::{Build, FileRef, Front, Params, ParamsError};
+use crate::{Build, FileRef, Front, Params, ParamsError, Target};
 
 /// What a job or an execution asks for: one stack, or a group of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,9 @@ pub struct GroupRequest {
     /// `DriftCheck` beside the manifest: the default of the stacks for which neither the
     /// manifest nor the stack sets one.
     pub drift_check: Option<DriftCheck>,
+    /// `AssumeRoleArn` and `Region` beside the manifest: the defaults of the stacks for which
+    /// neither the manifest nor the stack sets them.
+    pub target: Target,
 }
 
 impl GroupRequest {
@@ -98,6 +101,7 @@ fn in_pipeline(
         build: None,
         poll_interval_seconds: None,
         drift_check: crate::extended::drift_check(front, shared.drift_check.as_deref())?,
+        target: crate::target::target(front, shared)?,
     })
 }
 
@@ -171,5 +175,6 @@ pub(crate) fn execution_input(
             MAX_POLL_INTERVAL,
         )?,
         drift_check: crate::extended::drift_check(front, shared.drift_check.as_deref())?,
+        target: crate::target::target(front, &shared)?,
     })
 }

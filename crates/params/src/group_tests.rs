@@ -261,7 +261,10 @@ Stacks:
     assert!(!by_id("api").revert_drift);
     let none = manifest(&text.replace("DriftCheck: WARN\n", "")).expect("valid");
     assert_eq!(
-        none.stacks.iter().find(|s| s.id == "api").map(|s| s.params.settings.drift_check),
+        none.stacks
+            .iter()
+            .find(|s| s.id == "api")
+            .map(|s| s.params.settings.drift_check),
         Some(None),
         "left to the action's DriftCheck, then the deployment's"
     );
@@ -291,4 +294,41 @@ Stacks:
     .expect_err("per stack")
     .to_string();
     assert!(err.contains("`StackGroup` and `DeploymentMode`"), "{err}");
+}
+
+#[test]
+fn each_stack_may_lie_in_its_own_account_and_region() {
+    let text = "\
+AssumeRoleArn: arn:aws:iam::222222222222:role/target
+Stacks:
+  network:
+    StackName: app-network
+    TemplatePath: network.yaml
+    AssumeRoleArn: arn:aws:iam::333333333333:role/shared
+    Region: eu-west-1
+  api:
+    StackName: app-api
+    TemplatePath: api.yaml
+";
+    let m = manifest(text).expect("valid");
+    let target = |id: &str| {
+        m.stacks
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.params.target.clone())
+            .expect("stack")
+    };
+    assert_eq!(target("network").account(), Some("333333333333"));
+    assert_eq!(target("network").region.as_deref(), Some("eu-west-1"));
+    assert_eq!(target("api").account(), Some("222222222222"));
+    assert_eq!(target("api").region, None);
+    let err = manifest(&text.replace("Region: eu-west-1", "Region: moon-1")).expect_err("bad");
+    assert!(err.contains("stack `network`: key `Region`"), "{err}");
+    let Request::Group(group) = Request::from_user_parameters(Some(
+        r#"{"StackGroup": "Source::group.yaml", "Region": "us-west-2"}"#,
+    ))
+    .expect("valid") else {
+        panic!("a group")
+    };
+    assert_eq!(group.target.region.as_deref(), Some("us-west-2"));
 }

@@ -11,6 +11,7 @@ mod document;
 mod extended;
 mod group;
 mod manifest;
+mod target;
 mod validate;
 mod values;
 
@@ -23,6 +24,7 @@ use serde_json::Value;
 use crate::document::{Configuration, ExecutionInput, UserParameters};
 pub use crate::group::{GroupRequest, Request};
 pub use crate::manifest::{Entry, Manifest, ManifestError, OutputRef, MAX_ID};
+pub use crate::target::Target;
 pub use crate::validate::{ACTION_MODES, CAPABILITIES};
 pub use crate::values::text_values;
 
@@ -247,6 +249,8 @@ pub struct Params {
     pub build: Option<Build>,
     /// Seconds between polls (Step Functions only).
     pub poll_interval_seconds: Option<u32>,
+    /// The account and Region it is deployed into.
+    pub target: Target,
 }
 
 /// The settings cannot be used; the message names the key and says what to write.

@@ -33,6 +33,10 @@ struct Doc {
     on_stack_failure: Option<String>,
     #[serde(rename = "DriftCheck")]
     drift_check: Option<String>,
+    #[serde(rename = "AssumeRoleArn")]
+    assume_role_arn: Option<String>,
+    #[serde(rename = "Region")]
+    region: Option<String>,
     #[serde(rename = "Stacks")]
     stacks: BTreeMap<String, StackDoc>,
 }
@@ -62,6 +66,10 @@ struct StackDoc {
     drift_check: Option<String>,
     #[serde(rename = "DeploymentMode")]
     deployment_mode: Option<String>,
+    #[serde(rename = "AssumeRoleArn")]
+    assume_role_arn: Option<String>,
+    #[serde(rename = "Region")]
+    region: Option<String>,
 }
 
 /// A parameter that reads another stack's output: `{Output: id.Key}`.
@@ -199,6 +207,15 @@ impl Manifest {
         };
         let drift_check = crate::extended::drift_check(Front::Manifest, doc.drift_check.as_deref())
             .map_err(|e| refuse(e.to_string()))?;
+        let target = crate::target::target(
+            Front::Manifest,
+            &Shared {
+                assume_role_arn: doc.assume_role_arn.clone(),
+                region: doc.region.clone(),
+                ..Shared::default()
+            },
+        )
+        .map_err(|e| refuse(e.to_string()))?;
         if doc.stacks.is_empty() {
             return Err(refuse(
                 "`Stacks` is empty: list the group's stacks under it",
@@ -254,6 +271,8 @@ impl Manifest {
                 termination_protection: stack.termination_protection,
                 drift_check: stack.drift_check,
                 deployment_mode: stack.deployment_mode,
+                assume_role_arn: stack.assume_role_arn,
+                region: stack.region,
                 ..Shared::default()
             };
             let take = || Ok(Some(template.clone()));
@@ -272,6 +291,8 @@ impl Manifest {
             params.parameter_overrides = literal;
             // The manifest's DriftCheck is the default of the stacks that set none.
             params.settings.drift_check = params.settings.drift_check.or(drift_check);
+            // And its AssumeRoleArn and Region, of the stacks that set none.
+            params.target = params.target.or(&target);
             edges.push((id.clone(), on.into_iter().collect()));
             stacks.push(Entry {
                 id,

@@ -568,3 +568,53 @@ fn a_change_set_id_goes_only_with_executing_and_must_be_one() {
         assert!(err.contains("`ChangeSetId`") && err.contains(says), "{err}");
     }
 }
+
+#[test]
+fn the_target_account_and_region_are_read_in_every_front_and_checked() {
+    let role = "arn:aws:iam::222222222222:role/cfn-deployer-target";
+    let user = Params::from_user_parameters(Some(&format!(
+        r#"{{"stack": "a", "TemplatePath": "A::t", "AssumeRoleArn": "{role}", "Region": "eu-west-1"}}"#
+    )))
+    .expect("valid");
+    let want = Target {
+        assume_role_arn: Some(role.into()),
+        region: Some("eu-west-1".into()),
+    };
+    assert_eq!(user.target, want);
+    let props: HashMap<String, String> = [
+        ("StackName", "a"),
+        ("TemplatePath", "A::t"),
+        ("AssumeRoleArn", role),
+        ("Region", "eu-west-1"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(
+        Params::from_configuration(&props, None)
+            .expect("valid")
+            .target,
+        want
+    );
+    let input = serde_json::json!({"StackName": "a", "TemplateURL": "s3://b/t.yaml", "AssumeRoleArn": role, "Region": "eu-west-1"});
+    assert_eq!(
+        Params::from_execution_input(input).expect("valid").target,
+        want
+    );
+    for (extra, says) in [
+        (
+            r#""AssumeRoleArn": "arn:aws:iam::2222:role/x""#,
+            "UserParameters key `AssumeRoleArn`: `arn:aws:iam::2222:role/x` is not an IAM role ARN",
+        ),
+        (
+            r#""Region": "Ireland""#,
+            "UserParameters key `Region`: `Ireland` is not a Region name such as eu-west-1",
+        ),
+    ] {
+        let err = Params::from_user_parameters(Some(&format!(
+            r#"{{"stack": "a", "TemplatePath": "A::t", {extra}}}"#
+        )))
+        .expect_err(extra);
+        assert!(err.to_string().starts_with(says), "{err}");
+    }
+}

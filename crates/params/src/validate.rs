@@ -398,6 +398,7 @@ pub(crate) fn shared(
         }
     }
     let settings = crate::extended::settings(front, &doc)?;
+    let target = crate::target::target(front, &doc)?;
     let reverts = matches!(
         action,
         Action::Deploy {
@@ -425,6 +426,7 @@ pub(crate) fn shared(
         tags,
         build: None,
         poll_interval_seconds: None,
+        target,
     })
 }
 

@@ -157,6 +157,61 @@ impl Ended {
     }
 }
 
+impl Ended {
+    /// The same end, its words naming where the stack lies (`222222222222 / eu-west-1`): a
+    /// stack in another account or Region is said to be there.
+    pub(crate) fn placed(self, stack: &str, place: &str) -> Self {
+        let named = format!("Stack `{stack}`");
+        let say = |text: String| {
+            if text.contains(&named) {
+                text.replacen(&named, &format!("{named} in {place}"), 1)
+            } else {
+                format!("{named} in {place}: {text}")
+            }
+        };
+        match self {
+            Self::Succeeded {
+                stack,
+                stack_id,
+                summary,
+                outputs,
+                review,
+                stack_status,
+                drift,
+            } => Self::Succeeded {
+                summary: say(summary),
+                stack,
+                stack_id,
+                outputs,
+                review,
+                stack_status,
+                drift,
+            },
+            Self::InProgress {
+                flight,
+                summary,
+                percent,
+            } => Self::InProgress {
+                flight,
+                summary: say(summary),
+                percent,
+            },
+            Self::Failed {
+                kind,
+                message,
+                stack_id,
+                name,
+            } => Self::Failed {
+                kind,
+                message: say(message),
+                stack_id,
+                name,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Where the last step left what a request asked: one stack's operation, or a group run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resume {

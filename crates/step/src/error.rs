@@ -108,6 +108,24 @@ pub enum StepError {
         /// Where the manifest lies, in words.
         file: String,
     },
+    /// A role the deployment does not allow to be assumed: no STS call is made.
+    #[error("AssumeRoleArn `{role}` is refused: {}; no role was assumed", if *.unset { "CFN_DEPLOYER_ALLOWED_ASSUME_ROLE_ARNS is unset, so the deployer assumes no role. Set it (template.yaml's TargetRoleArns) to the roles it may assume, separated by commas, `*` standing for any account id (arn:aws:iam::*:role/cfn-deployer-target)" } else { "it is not among CFN_DEPLOYER_ALLOWED_ASSUME_ROLE_ARNS: add it there (template.yaml's TargetRoleArns), `*` standing for any account id" })]
+    AssumeRoleRefused {
+        /// The role.
+        role: String,
+        /// Whether the allowed list is unset.
+        unset: bool,
+    },
+    /// STS would not let the deployer assume the role.
+    #[error("{}", if *.denied { format!("the deployer may not assume AssumeRoleArn `{role}` ({message}): the role's trust policy must name the deployer's own role (the function's or the worker's) as a principal allowed sts:AssumeRole, and the deployer's role must be allowed sts:AssumeRole on it (template.yaml's TargetRoleArns)") } else { format!("assuming AssumeRoleArn `{role}` failed: {message}") })]
+    AssumeRole {
+        /// The role.
+        role: String,
+        /// Whether access was denied.
+        denied: bool,
+        /// What STS said.
+        message: String,
+    },
     /// One stack of a group cannot be deployed as asked, found before any call.
     #[error("stack `{id}` of the group: {message}")]
     GroupStack {
@@ -132,6 +150,10 @@ impl Failing for StepError {
             | Self::GroupNeedsBucket => FailureKind::Configuration,
             Self::GroupStack { kind, .. } | Self::ManifestUnread { kind, .. } => *kind,
             Self::GroupChanged { .. } => FailureKind::Deploy,
+            Self::AssumeRoleRefused { .. } | Self::AssumeRole { denied: true, .. } => {
+                FailureKind::Permission
+            }
+            Self::AssumeRole { .. } => FailureKind::Deploy,
             Self::Staging { source, .. } if source.is_access_denied() => FailureKind::Permission,
             Self::Staging { .. } | Self::NotText { .. } => FailureKind::Deploy,
             Self::Deploy(e) => e.kind(),

@@ -14,6 +14,7 @@ pub mod logging;
 mod prepare;
 mod settings;
 mod step;
+mod targets;
 mod words;
 
 pub use budget::{reserve, work_budget};
@@ -22,4 +23,5 @@ pub use error::{Failing, StepError};
 pub use prepare::{FileReader, Preparer, Role, Stager};
 pub use settings::{sdk_config, Env, Settings, SettingsError};
 pub use step::{guarded, Front, Stepper};
+pub use targets::{allows, session_name};
 pub use words::{Words, ISSUES_URL};

@@ -38,6 +38,9 @@ pub struct Settings {
     pub allow_unprotect: bool,
     /// The drift check of the deploys whose settings name none (`CFN_DEPLOYER_DRIFT_CHECK`).
     pub drift_check: DriftCheck,
+    /// The roles a deploy's `AssumeRoleArn` may name (`CFN_DEPLOYER_ALLOWED_ASSUME_ROLE_ARNS`);
+    /// `*` may stand for the account id. Empty: none.
+    pub assume_roles: Vec<String>,
 }
 
 /// A read of the environment: a variable's value, `None` when unset.
@@ -56,7 +59,8 @@ impl Settings {
     /// `CFN_DEPLOYER_POLL_WITHIN_SECONDS`, `CFN_DEPLOYER_POLL_INTERVAL_SECONDS`,
     /// `CFN_DEPLOYER_SERVICE_ROLE_ARN`, `CFN_DEPLOYER_ALLOWED_ROLE_ARNS`,
     /// `CFN_DEPLOYER_STAGING_BUCKET`, `CFN_DEPLOYER_TEMPLATE_BUCKETS`,
-    /// `CFN_DEPLOYER_ALLOW_UNPROTECT` and `CFN_DEPLOYER_DRIFT_CHECK`.
+    /// `CFN_DEPLOYER_ALLOW_UNPROTECT`, `CFN_DEPLOYER_DRIFT_CHECK` and
+    /// `CFN_DEPLOYER_ALLOWED_ASSUME_ROLE_ARNS`.
     pub fn from_vars(sdk: SdkConfig, env: Env<'_>) -> Result<Self, SettingsError> {
         let text = |name: &str| {
             env(name)
@@ -106,6 +110,7 @@ impl Settings {
             template_buckets,
             allow_unprotect,
             drift_check,
+            assume_roles: list(text("CFN_DEPLOYER_ALLOWED_ASSUME_ROLE_ARNS")),
         })
     }
 
@@ -119,6 +124,7 @@ impl Settings {
             template_buckets: None,
             allow_unprotect: false,
             drift_check: DriftCheck::Off,
+            assume_roles: Vec::new(),
         }
     }
 
@@ -137,6 +143,7 @@ impl Settings {
             staging_bucket = self.staging_bucket.as_deref().unwrap_or(""),
             allow_unprotect = self.allow_unprotect,
             drift_check = self.drift_check.as_str(),
+            assume_roles = self.assume_roles.join(","),
             template_buckets = self
                 .template_buckets
                 .as_ref()
@@ -232,9 +239,17 @@ mod tests {
             ("CFN_DEPLOYER_TEMPLATE_BUCKETS", "t1,t2"),
             ("CFN_DEPLOYER_ALLOW_UNPROTECT", "true"),
             ("CFN_DEPLOYER_DRIFT_CHECK", "FAIL"),
+            (
+                "CFN_DEPLOYER_ALLOWED_ASSUME_ROLE_ARNS",
+                "arn:aws:iam::*:role/a, arn:aws:iam::222222222222:role/b",
+            ),
         ])
         .expect("valid");
         assert_eq!(s.drift_check, DriftCheck::Fail);
+        assert_eq!(
+            s.assume_roles,
+            ["arn:aws:iam::*:role/a", "arn:aws:iam::222222222222:role/b"]
+        );
         assert_eq!(s.pace.poll_within, Duration::from_millis(500));
         assert_eq!(s.pace.poll_interval, Duration::from_secs(2));
         assert_eq!(

@@ -9,7 +9,9 @@ use std::time::Duration;
 use cfn_deployer_engine::{
     catch_panic, request_token, Deployer, FailureKind, InFlight, Outcome, StepError as EngineError,
 };
-use cfn_deployer_params::{GroupRequest, Params, Request};
+use std::sync::Arc;
+
+use cfn_deployer_params::{GroupRequest, Params, Request, Target};
 use futures_util::FutureExt as _;
 use tracing::{error, Instrument};
 
@@ -17,6 +19,7 @@ use crate::ended::{Ended, GroupReport, Resume};
 use crate::error::{Failing, StepError};
 use crate::prepare::{FileReader, Preparer, Stager};
 use crate::settings::Settings;
+use crate::targets::Targets;
 use crate::words::Words;
 
 /// What a front supplies to the step: how its parameters and state arrive, where its files
@@ -81,6 +84,7 @@ pub struct Stepper {
     deployer: Deployer,
     pub(crate) settings: Settings,
     pub(crate) stager: Stager,
+    targets: Arc<Targets>,
 }
 
 impl Stepper {
@@ -101,9 +105,50 @@ impl Stepper {
         };
         Self {
             deployer,
+            targets: Arc::new(Targets::new(settings.assume_roles.clone())),
             settings,
             stager,
         }
+    }
+
+    /// The deployer for `target`: this one for the deployer's own account and Region, else
+    /// one with the target's Region and the credentials of its role, assumed for `request`.
+    pub async fn deployer_for(
+        &self,
+        target: &Target,
+        request: &str,
+    ) -> Result<Deployer, StepError> {
+        if target.is_home() {
+            return Ok(self.deployer.clone());
+        }
+        let sdk = self
+            .targets
+            .sdk_for(&self.settings.sdk, target, request)
+            .await?;
+        Ok(Deployer::new(aws_sdk_cloudformation::Client::new(&sdk))
+            .with_roles(self.settings.roles.clone())
+            .with_unprotect(self.settings.allow_unprotect))
+    }
+
+    /// Refuses `target`'s role, with no STS call, unless the deployment allows it.
+    pub fn check_target(&self, target: &Target) -> Result<(), Box<StepError>> {
+        self.targets.check(target)
+    }
+
+    /// Where `target` lies, as a summary names it (`222222222222 / eu-west-1`); `None` for the
+    /// deployer's own account and Region.
+    pub fn place(&self, target: &Target) -> Option<String> {
+        if target.is_home() {
+            return None;
+        }
+        let region = target
+            .region
+            .clone()
+            .unwrap_or_else(|| cfn_deployer_aws::region(&self.settings.sdk).to_owned());
+        Some(match target.account() {
+            Some(account) => format!("{account} / {region}"),
+            None => region,
+        })
     }
 
     /// The settings.
@@ -192,6 +237,10 @@ impl Stepper {
         flight: Option<InFlight>,
         budget: Option<Duration>,
     ) -> Result<Ended, F::Error> {
+        let deployer = self
+            .deployer_for(&params.target, front.request_id(arrival))
+            .await
+            .map_err(F::Error::from)?;
         let mut plan = params.plan(&request_token(front.request_id(arrival)));
         // The deployment's DriftCheck, for a deploy whose settings name none.
         plan.drift_check = params
@@ -200,8 +249,7 @@ impl Stepper {
             .unwrap_or(self.settings.drift_check);
         let files = front.files(arrival);
         let inputs = Preparer::new(&files, params, &self.stager);
-        let mut outcome = self
-            .deployer
+        let mut outcome = deployer
             .advance(&plan, &inputs, flight, self.settings.pace, budget)
             .await
             .map_err(|e| match e {
@@ -209,14 +257,18 @@ impl Stepper {
                 EngineError::Inputs(e) => e,
             })?;
         front
-            .after(arrival, params, &self.deployer, &mut outcome)
+            .after(arrival, params, &deployer, &mut outcome)
             .await?;
-        Ok(Ended::from_outcome(
+        let ended = Ended::from_outcome(
             outcome,
             &params.stack,
             front.words(),
             !self.settings.role_policy_on(),
-        ))
+        );
+        Ok(match self.place(&params.target) {
+            Some(place) => ended.placed(&params.stack, &place),
+            None => ended,
+        })
     }
 }
 

@@ -57,9 +57,8 @@ impl<'a, F: Front + 'a> Run<'a, F> {
             let outputs = match cached {
                 Some(outputs) => outputs,
                 None => {
-                    let stack = self
-                        .stepper
-                        .deployer()
+                    // In the upstream stack's own account and Region.
+                    let stack = self.deployers[reference.stack]
                         .describe(&upstream.params.stack)
                         .await
                         .map_err(|e| e.to_string())?;
@@ -127,9 +126,7 @@ impl<'a, F: Front + 'a> Run<'a, F> {
             Err(ArtifactError::ObjectNotFound { .. }) => {}
             Err(e) => return Err(format!("the run record {location} could not be read: {e}")),
         }
-        let recorded = self
-            .stepper
-            .deployer()
+        let recorded = self.deployers[i]
             .record(stack)
             .await
             .map_err(|e| e.to_string())?;
@@ -168,7 +165,7 @@ impl<'a, F: Front + 'a> Run<'a, F> {
         leg: Option<cfn_deployer_engine::group::Leg>,
         change: Change,
     ) -> Moved {
-        let deployer = self.stepper.deployer();
+        let deployer = &self.deployers[i];
         // Something may start in this move: a first one, or what waited for the stack.
         let starts = leg
             .as_ref()
@@ -225,9 +222,7 @@ impl<'a, F: Front + 'a> Run<'a, F> {
         let mut plan = self.manifest.stacks[i].params.plan(&self.token(i, ""));
         plan.action = Action::Delete;
         let flight = leg.map(|l| l.flight(&plan, self.state.stack_id(&l, &plan.stack_name)));
-        let outcome = self
-            .stepper
-            .deployer()
+        let outcome = self.deployers[i]
             .step(
                 &plan,
                 &Putback {
@@ -266,7 +261,7 @@ impl<'a, F: Front + 'a> Run<'a, F> {
             _ => Change::None,
         };
         let failed_here = self.state.failures.iter().any(|(f, _)| *f == i);
-        let deployer = self.stepper.deployer();
+        let deployer = &self.deployers[i];
         let mut plan = entry.params.plan(&self.token(i, "-undo"));
         // An undo puts back what the run changed: drift is not its business.
         plan.drift_check = cfn_deployer_engine::drift::DriftCheck::Off;

@@ -61,6 +61,7 @@ impl Stepper {
             *own = own
                 .or(request.drift_check)
                 .or(Some(self.settings.drift_check));
+            entry.params.target = entry.params.target.or(&request.target);
         }
         let state = match state {
             Some(state)
@@ -98,7 +99,25 @@ impl Stepper {
             }
         };
         drop(files);
-        let run = Run::new(self, front, arrival, request, manifest, state);
+        // Every stack's role is checked before any is assumed, and before any stack moves.
+        let refused = |entry: &cfn_deployer_params::Entry, e: StepError| StepError::GroupStack {
+            id: entry.id.clone(),
+            kind: e.kind(),
+            message: e.to_string(),
+        };
+        for entry in &manifest.stacks {
+            self.check_target(&entry.params.target)
+                .map_err(|e| refused(entry, *e))?;
+        }
+        let mut deployers = Vec::with_capacity(manifest.stacks.len());
+        for entry in &manifest.stacks {
+            let deployer = self
+                .deployer_for(&entry.params.target, front.request_id(arrival))
+                .await
+                .map_err(|e| refused(entry, e))?;
+            deployers.push(deployer);
+        }
+        let run = Run::new(self, front, arrival, request, manifest, state, deployers);
         let ended = run.advance(self.settings.pace, budget).await;
         Ok(match ended {
             Ended::GroupInProgress {

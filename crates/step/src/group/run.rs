@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use cfn_deployer_engine::group::{self, next, progress, verdict, GroupState, Member, Next, Phase};
-use cfn_deployer_engine::{now_epoch, FailureKind, Pace};
+use cfn_deployer_engine::{now_epoch, Deployer, FailureKind, Pace};
 use cfn_deployer_params::{GroupRequest, Manifest};
 use futures_util::future::join_all;
 use tokio::time::Instant;
@@ -32,6 +32,8 @@ pub(crate) struct Run<'a, F: Front + 'a> {
     pub(crate) status: Vec<Option<String>>,
     /// Outputs read this step, by stack index.
     pub(crate) outputs: Mutex<HashMap<usize, BTreeMap<String, String>>>,
+    /// Each stack's deployer, in its own account and Region.
+    pub(crate) deployers: Vec<Deployer>,
 }
 
 impl<'a, F: Front + 'a> Run<'a, F> {
@@ -43,6 +45,7 @@ impl<'a, F: Front + 'a> Run<'a, F> {
         request: &'a GroupRequest,
         manifest: Manifest,
         state: GroupState,
+        deployers: Vec<Deployer>,
     ) -> Self {
         let n = manifest.stacks.len();
         Self {
@@ -55,6 +58,7 @@ impl<'a, F: Front + 'a> Run<'a, F> {
             state,
             status: vec![None; n],
             outputs: Mutex::default(),
+            deployers,
         }
     }
 
@@ -199,9 +203,13 @@ impl<'a, F: Front + 'a> Run<'a, F> {
                 *member = Member::Skipped;
             }
         }
-        let deployer = self.stepper.deployer();
-        let reads = self.manifest.stacks.iter().zip(&self.state.members).map(
-            |(entry, member)| async move {
+        let reads = self
+            .manifest
+            .stacks
+            .iter()
+            .zip(&self.state.members)
+            .zip(&self.deployers)
+            .map(|((entry, member), deployer)| async move {
                 let gone = matches!(member, Member::Deleted | Member::Skipped);
                 let stack = if gone {
                     None
@@ -222,8 +230,7 @@ impl<'a, F: Front + 'a> Run<'a, F> {
                         _ => BTreeMap::new(),
                     },
                 }
-            },
-        );
+            });
         let report = GroupReport {
             stacks: join_all(reads).await,
         };
