@@ -405,7 +405,9 @@ mod tests {
         let review = Review {
             change_set_name: "release".into(),
             stack_name: "app".into(),
-            changes: ReviewChange::of(&change, &HashSet::new()).into_iter().collect(),
+            changes: ReviewChange::of(&change, &HashSet::new())
+                .into_iter()
+                .collect(),
             drift: vec![DriftedResource {
                 logical_resource_id: "Topic".into(),
                 resource_type: "AWS::SNS::Topic".into(),
@@ -425,7 +427,10 @@ mod tests {
             md.contains("| Topic | AWS::SNS::Topic | MODIFIED | `/DisplayName`: expected orders, actual orders\\|hotfix |"),
             "{md}"
         );
-        assert!(md.contains("| Modify (reverts drift: MODIFIED) | Topic |"), "{md}");
+        assert!(
+            md.contains("| Modify (reverts drift: MODIFIED) | Topic |"),
+            "{md}"
+        );
         assert!(
             md.contains("`/Properties/DisplayName`: orders-hotfix → orders (reverts drift: live value orders-hotfix)"),
             "{md}"
@@ -437,4 +442,3 @@ mod tests {
         assert!(!markdown(&plain).contains("## Drift"));
     }
 }
-

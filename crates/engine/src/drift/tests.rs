@@ -127,7 +127,10 @@ fn verdicts_travel_in_few_characters_and_read_back() {
         text,
         r#"{"d":"b78ac9b0-dec1-11e7-a451-503a3example","v":{"s":"DRIFTED","n":3}}"#
     );
-    assert_eq!(serde_json::from_str::<Drift>(&text).expect("reads back"), drift);
+    assert_eq!(
+        serde_json::from_str::<Drift>(&text).expect("reads back"),
+        drift
+    );
     assert_eq!(
         serde_json::from_str::<Drift>("{}").expect("reads an empty one"),
         Drift::default()
