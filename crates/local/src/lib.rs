@@ -21,5 +21,6 @@ pub mod s3;
 pub mod server;
 pub mod sfn;
 pub mod stage;
+pub mod target;
 pub mod view;
 pub mod worker;

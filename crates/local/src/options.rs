@@ -86,6 +86,11 @@ pub struct Options {
     pub invoke_url: Option<String>,
     /// The local CodePipeline's port, the AWS proxy's the next one; free ones when `None`.
     pub port: Option<u16>,
+    /// The SDK settings the stack is read with when it lies in another account or Region;
+    /// `None`: the run's own.
+    pub stack_sdk: Option<aws_config::SdkConfig>,
+    /// For a group: each stack's, in the header's order, `None` for those at home.
+    pub group_sdks: Vec<Option<aws_config::SdkConfig>>,
 }
 
 impl Options {
@@ -114,6 +119,8 @@ impl Options {
             event: None,
             invoke_url: None,
             port: None,
+            stack_sdk: None,
+            group_sdks: Vec::new(),
         }
     }
 }

@@ -21,7 +21,7 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
     opts.view.begin(&opts.artifact_name, &stage.location);
     let watcher = match (opts.view.stack(), opts.view.style()) {
         (Some(stack), Style::Live | Style::Plain) => Some(Watcher::start(
-            aws_sdk_cloudformation::Client::new(sdk),
+            aws_sdk_cloudformation::Client::new(opts.stack_sdk.as_ref().unwrap_or(sdk)),
             stack.to_owned(),
             opts.template_resources,
             opts.view.clone(),
@@ -32,7 +32,12 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
     };
     let group = match (opts.view.group(), opts.view.style()) {
         (Some(group), Style::Live | Style::Plain) => Some(GroupWatcher::start(
-            aws_sdk_cloudformation::Client::new(sdk),
+            (0..group.stacks.len())
+                .map(|i| {
+                    let own = opts.group_sdks.get(i).and_then(Option::as_ref);
+                    aws_sdk_cloudformation::Client::new(own.unwrap_or(sdk))
+                })
+                .collect(),
             group.stacks.clone(),
             opts.view.clone(),
             opts.poll_interval.clamp(WATCH_MIN, WATCH_MAX),

@@ -315,6 +315,48 @@ pub async fn cloudformation(endpoint: &str) -> aws_sdk_cloudformation::Client {
     aws_sdk_cloudformation::Client::new(&sdk)
 }
 
+/// A CloudFormation client for moto at `endpoint` acting in `region` with the credentials of
+/// `role`, assumed as the deployer assumes it: moto then acts in the role's account.
+pub async fn cloudformation_as(
+    endpoint: &str,
+    role: &str,
+    region: &str,
+) -> aws_sdk_cloudformation::Client {
+    let home = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    let given = aws_sdk_sts::Client::new(&home)
+        .assume_role()
+        .role_arn(role)
+        .role_session_name("cfn-deployer-tests")
+        .send()
+        .await
+        .expect("moto assumes the role")
+        .credentials
+        .expect("credentials");
+    let sdk = home
+        .to_builder()
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(
+            aws_sdk_cloudformation::config::SharedCredentialsProvider::new(
+                aws_sdk_cloudformation::config::Credentials::new(
+                    given.access_key_id,
+                    given.secret_access_key,
+                    Some(given.session_token),
+                    None,
+                    "t",
+                ),
+            ),
+        )
+        .build();
+    aws_sdk_cloudformation::Client::new(&sdk)
+}
+
 /// A stack name no other test uses.
 pub fn unique(prefix: &str) -> String {
     format!(

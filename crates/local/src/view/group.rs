@@ -26,6 +26,8 @@ pub struct GroupStack {
     pub name: String,
     /// The ids it waits for.
     pub after: Vec<String>,
+    /// Where it lies, when in another account or Region (`222222222222 / eu-west-1`).
+    pub place: Option<String>,
 }
 
 /// The watcher, running until [`GroupWatcher::stop`].
@@ -35,10 +37,11 @@ pub struct GroupWatcher {
 }
 
 impl GroupWatcher {
-    /// Starts following `stacks`, every `every`; with `gate` (the proxy in front of moto), each
-    /// look waits for the calls that build resources to be answered.
+    /// Starts following `stacks`, each with its client in `cfn` (in its own account and
+    /// Region), every `every`; with `gate` (the proxy in front of moto), each look waits for
+    /// the calls that build resources to be answered.
     pub fn start(
-        cfn: Client,
+        cfn: Vec<Client>,
         stacks: Vec<GroupStack>,
         view: View,
         every: Duration,
@@ -69,7 +72,7 @@ impl GroupWatcher {
 /// Every stack's status now: a row each, `w<wave> <id>` beside the stack's name; a stack not
 /// yet created is `NOT_STARTED`, one deleted is found by the id seen before.
 async fn look(
-    cfn: &Client,
+    cfn: &[Client],
     stacks: &[GroupStack],
     ids: &mut HashMap<String, String>,
     gate: Option<&Stats>,
@@ -79,7 +82,7 @@ async fn look(
         None => None,
     };
     let mut rows = Vec::with_capacity(stacks.len());
-    for stack in stacks {
+    for (stack, cfn) in stacks.iter().zip(cfn) {
         let name = ids
             .get(&stack.name)
             .cloned()
@@ -99,7 +102,10 @@ async fn look(
             .unwrap_or_else(|| "NOT_STARTED".into());
         rows.push(Row {
             logical_id: format!("w{} {}", stack.wave, stack.id),
-            resource_type: stack.name.clone(),
+            resource_type: match &stack.place {
+                Some(place) => format!("{} in {place}", stack.name),
+                None => stack.name.clone(),
+            },
             status,
         });
     }

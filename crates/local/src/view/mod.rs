@@ -53,6 +53,8 @@ pub struct Header {
     pub mode: Option<String>,
     /// The stack, when the settings name it.
     pub stack: Option<String>,
+    /// Where the stack lies, when in another account or Region (`222222222222 / eu-west-1`).
+    pub place: Option<String>,
     /// The stack group, when the settings name one whose manifest could be read.
     pub group: Option<GroupHeader>,
 }
@@ -83,7 +85,15 @@ impl GroupHeader {
                 true => String::new(),
                 false => format!(" (after {})", s.after.join(", ")),
             };
-            format!("    wave {}  {:width$}  {}{after}", s.wave, s.id, s.name)
+            let place = s
+                .place
+                .as_ref()
+                .map(|p| format!(" in {p}"))
+                .unwrap_or_default();
+            format!(
+                "    wave {}  {:width$}  {}{place}{after}",
+                s.wave, s.id, s.name
+            )
         }));
         lines
     }
@@ -171,7 +181,11 @@ impl View {
     pub fn begin(&self, artifact: &str, location: &Location) {
         let h = &self.0.header;
         let title = format!("▶ {PIPELINE} · Deploy · {}", h.front);
-        let what: Vec<&str> = [h.stack.as_deref(), h.mode.as_deref()]
+        let placed = h.stack.as_ref().map(|s| match &h.place {
+            Some(place) => format!("{s} in {place}"),
+            None => s.clone(),
+        });
+        let what: Vec<&str> = [placed.as_deref(), h.mode.as_deref()]
             .into_iter()
             .flatten()
             .collect();

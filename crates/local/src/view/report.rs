@@ -55,12 +55,15 @@ pub struct Report {
 /// Reads the stack and the output artifact for the report.
 pub async fn gather(
     sdk: &SdkConfig,
+    stack_sdk: &SdkConfig,
     summary: Summary,
     callers: &'static str,
     stack: Option<&str>,
 ) -> Report {
     let stack = match stack {
-        Some(name) => Some(stack_state(&aws_sdk_cloudformation::Client::new(sdk), name).await),
+        Some(name) => {
+            Some(stack_state(&aws_sdk_cloudformation::Client::new(stack_sdk), name).await)
+        }
         None => None,
     };
     let output_artifact = output_artifact(sdk, &summary.output_artifact).await;

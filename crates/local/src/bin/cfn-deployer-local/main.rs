@@ -180,7 +180,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Front::Function => Request::from_user_parameters(Some(&user_parameters)).ok(),
     };
     let group = match (&request, &source) {
-        (Some(Request::Group(g)), Source::Dir(dir)) => group_header(dir, g),
+        (Some(Request::Group(g)), Source::Dir(dir)) => group_header(dir, g, &cli.region),
         _ => None,
     };
     let params = request.and_then(|r| r.into_stack().ok());
@@ -207,11 +207,16 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         (Front::Function, Some(url)) => format!("Lambda Invoke action, through {url}"),
         (Front::Function, None) => "Lambda Invoke action".to_owned(),
     };
+    let target = params
+        .as_ref()
+        .map(|p| p.target.clone())
+        .unwrap_or_default();
     let header = Header {
         front: front_name,
         mode: params.as_ref().map(|p| mode_name(&p.action)),
         stack: stack.clone(),
-        group,
+        place: cfn_deployer_local::target::place(&target, &cli.region),
+        group: group.as_ref().map(|(header, _)| header.clone()),
     };
     let view = View::new(Style::detect(cli.json), cli.verbose, header);
 
@@ -255,6 +260,24 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         event: saved.map(|(event, _)| event),
         invoke_url: cli.invoke_url.clone(),
         port,
+        // The stack is read where it lies, with its role assumed as the deployer assumes it.
+        stack_sdk: match target.is_home() {
+            true => None,
+            false => Some(cfn_deployer_local::target::sdk_for(&sdk, &target).await),
+        },
+        group_sdks: match &group {
+            Some((_, targets)) => {
+                let mut sdks = Vec::with_capacity(targets.len());
+                for t in targets {
+                    sdks.push(match t.is_home() {
+                        true => None,
+                        false => Some(cfn_deployer_local::target::sdk_for(&sdk, t).await),
+                    });
+                }
+                sdks
+            }
+            None => Vec::new(),
+        },
     };
     let summary = run::run(&sdk, &opts).await?;
     let callers = if matches!(opts.front, Front::Worker(_)) {
@@ -262,7 +285,14 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     } else {
         "function"
     };
-    let report = report::gather(&sdk, summary, callers, stack.as_deref()).await;
+    let report = report::gather(
+        &sdk,
+        opts.stack_sdk.as_ref().unwrap_or(&sdk),
+        summary,
+        callers,
+        stack.as_deref(),
+    )
+    .await;
     view.end(&report);
     Ok(if report.succeeded() {
         ExitCode::SUCCESS
@@ -302,9 +332,14 @@ fn print_function_env(cli: &Cli, port: u16, function_env: &[(String, String)]) {
 }
 
 /// The header's stack group, when its manifest lies in the folder `dir`: each stack with its
-/// wave, in the order they deploy; none when the manifest cannot be read (the function says
-/// why).
-fn group_header(dir: &std::path::Path, group: &GroupRequest) -> Option<GroupHeader> {
+/// wave and, when it lies elsewhere than `home_region` of this account, where; in the order
+/// they deploy, with each stack's target. None when the manifest cannot be read (the function
+/// says why).
+fn group_header(
+    dir: &std::path::Path,
+    group: &GroupRequest,
+    home_region: &str,
+) -> Option<(GroupHeader, Vec<cfn_deployer_params::Target>)> {
     let file = match &group.manifest {
         FileRef::Artifact(path) => path.file.clone(),
         FileRef::S3(s3) => s3.inner.clone().unwrap_or_default(),
@@ -314,9 +349,17 @@ fn group_header(dir: &std::path::Path, group: &GroupRequest) -> Option<GroupHead
     let graph = &manifest.graph;
     let mut order: Vec<usize> = (0..graph.len()).collect();
     order.sort_by_key(|&i| (graph.wave(i), i));
+    let targets = order
+        .iter()
+        .map(|&i| manifest.stacks[i].params.target.or(&group.target))
+        .collect();
     let stacks = order
         .into_iter()
         .map(|i| GroupStack {
+            place: cfn_deployer_local::target::place(
+                &manifest.stacks[i].params.target.or(&group.target),
+                home_region,
+            ),
             wave: graph.wave(i),
             id: manifest.stacks[i].id.clone(),
             name: manifest.stacks[i].params.stack.clone(),
@@ -327,9 +370,12 @@ fn group_header(dir: &std::path::Path, group: &GroupRequest) -> Option<GroupHead
                 .collect(),
         })
         .collect();
-    Some(GroupHeader {
-        file,
-        max_concurrency: manifest.max_concurrency,
-        stacks,
-    })
+    Some((
+        GroupHeader {
+            file,
+            max_concurrency: manifest.max_concurrency,
+            stacks,
+        },
+        targets,
+    ))
 }
