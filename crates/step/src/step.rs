@@ -126,7 +126,7 @@ impl Stepper {
             .sdk_for(&self.settings.sdk, target, request)
             .await?;
         Ok(Deployer::new(aws_sdk_cloudformation::Client::new(&sdk))
-            .with_roles(self.settings.roles.clone())
+            .with_roles(crate::targets::policy_in(&self.settings.roles, target))
             .with_unprotect(self.settings.allow_unprotect))
     }
 

@@ -11,6 +11,7 @@ use aws_config::SdkConfig;
 use aws_sdk_cloudformation::config::{Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use cfn_deployer_aws::AwsFault;
+use cfn_deployer_engine::RolePolicy;
 use cfn_deployer_params::Target;
 use tracing::info;
 
@@ -33,6 +34,21 @@ pub fn allows(pattern: &str, arn: &str) -> bool {
             w == h
                 || (i == 4 && *w == "*" && h.len() == 12 && h.bytes().all(|b| b.is_ascii_digit()))
         })
+}
+
+/// The role policy in `target`'s account: the deployment's, except that a service role of
+/// another account, which CloudFormation there cannot act with, is no longer handed to every
+/// operation. It stays allowed by name, so the policy stays on: a `RoleArn` must still be one
+/// the deployment allows (in full, account included), and a deploy naming none acts with the
+/// assumed role.
+pub fn policy_in(roles: &RolePolicy, target: &Target) -> RolePolicy {
+    match (&roles.service_role, target.account()) {
+        (Some(role), Some(account)) if role.split(':').nth(4) != Some(account) => RolePolicy {
+            service_role: None,
+            allowed: roles.allowed.iter().chain([role]).cloned().collect(),
+        },
+        _ => roles.clone(),
+    }
 }
 
 /// The role session name for the deploy `request`: `cfn-deployer-<request>`, in the characters
@@ -204,6 +220,66 @@ mod tests {
             !allows("arn:aws:iam::222222222222:role/*", one),
             "a star stands only for the account"
         );
+    }
+
+    #[test]
+    fn a_home_service_role_is_not_handed_to_another_account() {
+        let home = "arn:aws:iam::111111111111:role/cfn-service";
+        let there = "arn:aws:iam::222222222222:role/cfn-service";
+        let roles = RolePolicy {
+            service_role: Some(home.into()),
+            allowed: vec![there.into()],
+        };
+        let target = |role: &str| Target {
+            assume_role_arn: Some(role.into()),
+            region: None,
+        };
+        let away = policy_in(&roles, &target("arn:aws:iam::222222222222:role/deploy"));
+        assert_eq!(away.service_role, None);
+        assert_eq!(away.allowed, [there, home], "still on, still by full ARN");
+        let same = policy_in(&roles, &target("arn:aws:iam::111111111111:role/deploy"));
+        assert_eq!(
+            same, roles,
+            "the deployer's own account keeps its service role"
+        );
+        let region_only = Target {
+            assume_role_arn: None,
+            region: Some("eu-west-1".into()),
+        };
+        assert_eq!(policy_in(&roles, &region_only), roles);
+    }
+
+    #[test]
+    fn a_refused_or_denied_role_is_a_permission_error_saying_what_to_allow() {
+        use crate::error::Failing as _;
+        use cfn_deployer_engine::FailureKind;
+        let role = "arn:aws:iam::222222222222:role/deploy";
+        let denied = StepError::AssumeRole {
+            role: role.into(),
+            denied: true,
+            message: "AccessDenied: not authorized to perform sts:AssumeRole".into(),
+        };
+        assert_eq!(denied.kind(), FailureKind::Permission);
+        let text = denied.to_string();
+        assert!(text.contains(&format!("AssumeRoleArn `{role}`")), "{text}");
+        assert!(
+            text.contains("trust policy must name the deployer's own role"),
+            "{text}"
+        );
+        let unset = StepError::AssumeRoleRefused {
+            role: role.into(),
+            unset: true,
+        };
+        assert_eq!(unset.kind(), FailureKind::Permission);
+        assert!(unset
+            .to_string()
+            .contains("CFN_DEPLOYER_ALLOWED_ASSUME_ROLE_ARNS is unset"));
+        let failed = StepError::AssumeRole {
+            role: role.into(),
+            denied: false,
+            message: "timed out".into(),
+        };
+        assert_eq!(failed.kind(), FailureKind::Deploy);
     }
 
     #[test]
