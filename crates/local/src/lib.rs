@@ -7,6 +7,7 @@
 pub mod archive;
 mod child;
 pub mod codepipeline;
+pub mod drift;
 pub mod error;
 mod function;
 pub mod host;

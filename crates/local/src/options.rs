@@ -9,6 +9,7 @@ use cfn_deployer_artifact::Location;
 use serde_json::{json, Value};
 
 use crate::codepipeline::ActionType;
+use crate::drift::DriftTable;
 use crate::proxy::Fault;
 use crate::view::View;
 
@@ -67,6 +68,8 @@ pub struct Options {
     pub endpoint: Option<String>,
     /// Faults the proxy injects into the function's calls.
     pub faults: Vec<Fault>,
+    /// The drift the proxy's drift detection finds (moto has none).
+    pub drift: DriftTable,
     /// Deliver every job twice at the same time, to a function running two invocations at once.
     pub duplicate: bool,
     /// The KMS key the simulated artifact store uses, put in the job as `encryptionKey`.
@@ -110,6 +113,7 @@ impl Options {
             staging_bucket: None,
             endpoint: None,
             faults: Vec::new(),
+            drift: DriftTable::default(),
             duplicate: false,
             encryption_key_id: None,
             front: Front::Function,

@@ -1,12 +1,8 @@
 //! A proxy between the function and the AWS endpoint (moto): it counts the calls the function
-//! makes, and injects faults into the calls chosen, for the first N that match.
+//! makes, injects faults into the calls chosen, for the first N that match, and answers the
+//! drift-detection calls moto lacks (see [`crate::drift`]).
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+mod fault;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -17,99 +13,15 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// What a fault does to a call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FaultKind {
-    /// Answer with this HTTP status and the service's error body for it.
-    Status(u16),
-    /// Answer with the service's throttling error.
-    Throttle,
-    /// Forward the call after this delay.
-    Delay(Duration),
-    /// Close the connection without an answer.
-    Drop,
-    /// Forward the call without its `Range` header, as a server that ignores ranges would.
-    NoRange,
-    /// For `AcknowledgeJob`: the job was dispatched again meanwhile, so the nonce is stale.
-    InvalidNonce,
-}
-
-/// A fault for the first `times` calls of `operation` (`*` for any), on `stack` when one is
-/// named.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    /// The API operation, e.g. `GetObject` or `CreateStack`, or `*`.
-    pub operation: String,
-    /// The stack whose calls it hits (the call's `StackName`), when it hits one stack only.
-    pub stack: Option<String>,
-    /// What to do.
-    pub kind: FaultKind,
-    /// How many matching calls it hits.
-    pub times: usize,
-}
-
-/// The fault due for this call of `operation` on `stack` among `faults`, if any, counted down.
-pub(crate) fn due(faults: &mut [Fault], operation: &str, stack: Option<&str>) -> Option<FaultKind> {
-    let fault = faults.iter_mut().find(|f| {
-        f.times > 0
-            && (f.operation == operation || f.operation == "*")
-            && (f.stack.is_none() || f.stack.as_deref() == stack)
-    })?;
-    fault.times -= 1;
-    Some(fault.kind.clone())
-}
-
-impl FromStr for Fault {
-    type Err = String;
-
-    /// `OPERATION[@STACK]:KIND[:TIMES]`, KIND one of `500`, `503`, `400` (any status; 400 is
-    /// a `ValidationError`), `throttle`, `drop`, `norange`, `delay=SECONDS`; TIMES defaults
-    /// to 1.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut parts = s.split(':');
-        let usage = || {
-            format!("`{s}`: a fault is OPERATION[@STACK]:KIND[:TIMES], KIND one of 500, 503, 400, throttle, drop, norange, invalid-nonce, delay=SECONDS")
-        };
-        let target = parts.next().filter(|o| !o.is_empty()).ok_or_else(usage)?;
-        let (operation, stack) = match target.split_once('@') {
-            Some((op, stack)) if !op.is_empty() && !stack.is_empty() => {
-                (op.to_owned(), Some(stack.to_owned()))
-            }
-            Some(_) => return Err(usage()),
-            None => (target.to_owned(), None),
-        };
-        let kind = match parts.next().ok_or_else(usage)? {
-            "throttle" => FaultKind::Throttle,
-            "drop" => FaultKind::Drop,
-            "norange" => FaultKind::NoRange,
-            "invalid-nonce" => FaultKind::InvalidNonce,
-            k if k.starts_with("delay=") => {
-                let secs: f64 = k["delay=".len()..].parse().map_err(|_| usage())?;
-                FaultKind::Delay(Duration::try_from_secs_f64(secs).map_err(|_| usage())?)
-            }
-            k => FaultKind::Status(
-                k.parse()
-                    .ok()
-                    .filter(|c| (400..600).contains(c))
-                    .ok_or_else(usage)?,
-            ),
-        };
-        let times = match parts.next() {
-            Some(t) => t.parse().map_err(|_| usage())?,
-            None => 1,
-        };
-        if parts.next().is_some() {
-            return Err(usage());
-        }
-        Ok(Self {
-            operation,
-            stack,
-            kind,
-            times,
-        })
-    }
-}
+pub(crate) use self::fault::due;
+pub use self::fault::{Fault, FaultKind};
+use crate::drift::emulator::{Emulator, OPERATIONS as DRIFT_OPERATIONS};
+use crate::drift::{DriftCheck, DriftTable};
 
 /// An S3 call, and whose credentials signed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +51,8 @@ pub struct Stats {
     s3_signed: Mutex<Vec<SignedCall>>,
     injected: Mutex<Vec<String>>,
     s3_bytes: AtomicU64,
+    drift_checks: Mutex<Vec<DriftCheck>>,
+    drift_ended: tokio::sync::Notify,
 }
 
 impl Stats {
@@ -178,6 +92,28 @@ impl Stats {
     pub fn s3_bytes(&self) -> u64 {
         self.s3_bytes.load(Ordering::Relaxed)
     }
+
+    /// The drift detections the proxy played that ended, in the order they did.
+    pub fn drift_checks(&self) -> Vec<DriftCheck> {
+        self.drift_checks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits until a drift detection ends; at once when one ended since the last wait.
+    pub async fn drift_check_ended(&self) {
+        self.drift_ended.notified().await;
+    }
+
+    pub(crate) fn record_drift_check(&self, check: DriftCheck) {
+        self.drift_checks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(check);
+        // One waiter (the view): a permit is kept when it is not waiting yet.
+        self.drift_ended.notify_one();
+    }
 }
 
 struct Shared {
@@ -185,6 +121,7 @@ struct Shared {
     client: Client<HttpConnector, Body>,
     faults: Mutex<Vec<Fault>>,
     stats: Arc<Stats>,
+    drift: Emulator,
 }
 
 /// The running proxy.
@@ -202,6 +139,18 @@ impl Proxy {
 
     /// [`Proxy::start`] on loopback `port` (0 for a free one).
     pub async fn start_on(upstream: &str, faults: Vec<Fault>, port: u16) -> std::io::Result<Self> {
+        Self::start_with(upstream, faults, DriftTable::default(), port).await
+    }
+
+    /// [`Proxy::start_on`], the drift calls finding what `drift` says (stacks it does not name
+    /// are in sync).
+    pub async fn start_with(
+        upstream: &str,
+        faults: Vec<Fault>,
+        drift: DriftTable,
+        port: u16,
+    ) -> std::io::Result<Self> {
+        let emulator = Emulator::new(upstream, drift);
         let upstream: Uri = upstream.parse().map_err(std::io::Error::other)?;
         let stats = Arc::new(Stats::default());
         let shared = Arc::new(Shared {
@@ -209,6 +158,7 @@ impl Proxy {
             client: Client::builder(TokioExecutor::new()).build_http(),
             faults: Mutex::new(faults),
             stats: stats.clone(),
+            drift: emulator,
         });
         let app = Router::new().fallback(forward).with_state(shared);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -373,6 +323,14 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             // A CodePipeline fault: the local CodePipeline plays it, not this proxy.
             FaultKind::InvalidNonce => {}
         }
+    }
+    // moto has no drift API: the proxy answers it, after any fault (a throttled detection is
+    // throttled before it starts).
+    if let (Some(form), true) = (&form, DRIFT_OPERATIONS.contains(&operation.as_str())) {
+        return shared
+            .drift
+            .answer(&operation, form, &parts.headers, &shared.stats)
+            .await;
     }
 
     let target = format!(

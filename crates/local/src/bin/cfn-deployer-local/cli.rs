@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use cfn_deployer_local::codepipeline::ActionType;
+use cfn_deployer_local::drift::DriftSpec;
 use cfn_deployer_local::options::{
     BuildMock, Front, Interpreter, StepFunctionsOptions, WorkerOptions,
 };
@@ -68,6 +69,11 @@ pub(crate) struct Cli {
     /// 503, throttle, drop, norange, delay=SECONDS (e.g. GetObject:503:2). Repeatable; not with --aws.
     #[arg(long = "fault", value_name = "FAULT")]
     pub(crate) faults: Vec<Fault>,
+    /// Make drift detection find this drift, as moto has none: STACK:LOGICAL_ID:PROPERTY_PATH=ACTUAL
+    /// (e.g. app:Topic:/Properties/TopicName=renamed), STACK:LOGICAL_ID:DELETED, or
+    /// STACK:FAILED=REASON. Repeatable; stacks not named are in sync; not with --aws.
+    #[arg(long = "drift", value_name = "DRIFT")]
+    pub(crate) drift: Vec<DriftSpec>,
     /// Deliver every job twice at the same time, as Lambda may.
     #[arg(long)]
     pub(crate) duplicate: bool,

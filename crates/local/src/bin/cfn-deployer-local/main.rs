@@ -12,6 +12,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use cfn_deployer_artifact::Location;
 use cfn_deployer_engine::Action;
+use cfn_deployer_local::drift::DriftTable;
 use cfn_deployer_local::lambda::SavedEvent;
 use cfn_deployer_local::options::{Front, Interpreter, Options, Source, OUTPUT_ARTIFACT};
 use cfn_deployer_local::run;
@@ -225,6 +226,9 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.aws && !cli.faults.is_empty() {
         bail!("--fault needs an endpoint such as moto; it cannot be used with --aws");
     }
+    if cli.aws && !cli.drift.is_empty() {
+        bail!("--drift needs an endpoint such as moto; it cannot be used with --aws, where CloudFormation detects the real drift");
+    }
     let port = cli
         .port
         .or(cli.invoke_url.as_ref().map(|_| INVOKE_URL_PORT));
@@ -251,6 +255,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         staging_bucket: Some(cli.staging_bucket.clone()).filter(|b| !b.is_empty()),
         endpoint: (!cli.aws).then(|| cli.endpoint_url.clone()),
         faults: cli.faults.clone(),
+        drift: DriftTable::new(cli.drift.clone()),
         duplicate: cli.duplicate,
         encryption_key_id: cli.encryption_key_id.clone(),
         template_resources: template_resources(&cli, params.as_ref()),

@@ -1,0 +1,86 @@
+//! What a drift call says: its form's fields, and who signed it.
+
+use axum::http::HeaderMap;
+
+/// Who calls: what SigV4 signed the call with. moto keeps stacks per account (which it tells
+/// by the access key) and per Region, so the proxy reads moto as the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Caller {
+    pub(crate) access_key_id: String,
+    pub(crate) region: String,
+    pub(crate) session_token: Option<String>,
+}
+
+impl Caller {
+    /// `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, …`.
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
+        let credential = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| a.split("Credential=").nth(1))
+            .unwrap_or_default();
+        let mut parts = credential.split(['/', ',']);
+        let access_key_id = parts
+            .next()
+            .filter(|k| !k.is_empty())
+            .unwrap_or("local-proxy");
+        let region = parts
+            .nth(1)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("us-east-1");
+        Self {
+            access_key_id: access_key_id.to_owned(),
+            region: region.to_owned(),
+            session_token: headers
+                .get("x-amz-security-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// The form's fields, decoded as `application/x-www-form-urlencoded`.
+pub(crate) fn fields(form: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(form).into_owned().collect()
+}
+
+/// The first value of the field `name`.
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_are_decoded_and_the_caller_read_from_its_signature() {
+        let form = b"Action=DescribeStackResourceDrifts&StackName=arn%3Aaws%3Acloudformation%3Aus-east-1%3A1%3Astack%2Fa%2Fb&StackResourceDriftStatusFilters.member.1=MODIFIED&X=a+b%zz";
+        let f = fields(form);
+        assert_eq!(
+            field(&f, "StackName"),
+            Some("arn:aws:cloudformation:us-east-1:1:stack/a/b")
+        );
+        assert_eq!(
+            field(&f, "StackResourceDriftStatusFilters.member.1"),
+            Some("MODIFIED")
+        );
+        assert_eq!(field(&f, "X"), Some("a b%zz"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/eu-west-2/cloudformation/aws4_request, SignedHeaders=host, Signature=x"
+                .parse()
+                .expect("header"),
+        );
+        let caller = Caller::of(&headers);
+        assert_eq!(
+            (caller.access_key_id.as_str(), caller.region.as_str()),
+            ("AKIDEXAMPLE", "eu-west-2")
+        );
+        assert_eq!(Caller::of(&HeaderMap::new()).region, "us-east-1");
+    }
+}
