@@ -185,3 +185,28 @@ Outputs:
         (true, false)
     );
 }
+
+#[test]
+fn a_large_template_is_staged_and_read_from_the_target_account() {
+    let moto = moto_or_skip!();
+    let stack = unique("bigtarget");
+    // Over CloudFormation's 51,200-byte inline limit: it must go through the staging bucket.
+    let big = format!(
+        "{}Metadata:\n  Padding: {}\n",
+        template("hello"),
+        "x".repeat(60_000)
+    );
+    let dir = project(&big, &[]);
+    let path = dir.path().to_str().expect("path");
+    let params = format!(
+        r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::template.yaml", "AssumeRoleArn": "{TARGET}"}}"#
+    );
+    let run = run_local_with(moto, &[path, "--user-parameters", &params], &[ALLOWED]);
+    run.assert_succeeded();
+    assert!(
+        run.output.contains("S3:PutObject"),
+        "staged: {}",
+        run.output
+    );
+    assert_eq!(found(moto, &stack, "us-east-1"), (false, true));
+}
