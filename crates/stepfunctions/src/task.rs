@@ -174,11 +174,11 @@ mod tests {
             Some(&json!("p"))
         );
         let bad =
-            prepare(json!({"StackName": "app", "TemplateURL": "s3://b/t.yaml", "Region": "x"}));
+            prepare(json!({"StackName": "app", "TemplateURL": "s3://b/t.yaml", "Regoin": "x"}));
         let failed = bad.failed.expect("refused");
         assert_eq!(failed.error, errors::CONFIGURATION);
         assert!(
-            failed.cause.contains("unknown field `Region`"),
+            failed.cause.contains("unknown field `Regoin`"),
             "{}",
             failed.cause
         );
