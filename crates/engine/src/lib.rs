@@ -24,6 +24,7 @@ mod plan;
 mod revert;
 pub mod review;
 mod roles;
+pub mod stackset;
 mod start;
 pub mod status;
 pub mod template;

@@ -28,6 +28,18 @@ impl RolePolicy {
         self.service_role.as_deref() == Some(role) || self.allowed.iter().any(|a| a == role)
     }
 
+    /// Why `role` may not be handed to CloudFormation, worded as `{what} `role`, which …`;
+    /// `None` when it may (or no policy is set). Stack sets' administration roles are refused
+    /// in the same words as a stack's service role.
+    pub(crate) fn refusal(&self, what: &str, role: &str) -> Option<String> {
+        (self.active() && !self.permits(role)).then(|| {
+            format!(
+                "{what} `{role}`, which this deployer may not hand to CloudFormation; the roles it may are {}",
+                self.permitted()
+            )
+        })
+    }
+
     fn permitted(&self) -> String {
         let all: Vec<String> = self
             .service_role
@@ -49,11 +61,12 @@ impl RolePolicy {
             message,
             remedies: Vec::new(),
         };
-        if let Some(asked) = plan.role_arn.as_deref().filter(|r| !self.permits(r)) {
-            return Err(refuse(format!(
-                "The deploy names the service role `{asked}`, which this deployer may not hand to CloudFormation; the roles it may are {}",
-                self.permitted()
-            )));
+        if let Some(refused) = plan
+            .role_arn
+            .as_deref()
+            .and_then(|asked| self.refusal("The deploy names the service role", asked))
+        {
+            return Err(refuse(refused));
         }
         if let Some(stored) = stack.and_then(Stack::role_arn).filter(|r| !self.permits(r)) {
             return Err(refuse(format!(
