@@ -2,6 +2,7 @@
 //! the step run, and the end turned into exactly one [`Report`]; and the one entry both
 //! CodePipeline fronts (the function, the worker) run a job through, from parse to report.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -210,6 +211,39 @@ impl Front for Pipeline {
                 summary,
                 external_id: None,
             },
+            Ended::SetInProgress {
+                state,
+                summary,
+                percent,
+            } => {
+                let external_id = state.stack_set_id.clone();
+                match token::encode_resume(&Resume::StackSet(state)) {
+                    Ok(token) => Report::Continue {
+                        percent,
+                        token,
+                        summary,
+                        external_id,
+                    },
+                    Err(e) => Report::from_error(&JobError::from(e)),
+                }
+            }
+            Ended::SetSucceeded {
+                stack_set_id,
+                operation_id,
+                summary,
+            } => {
+                // As the built-in stack-set actions name them.
+                let mut output_variables =
+                    BTreeMap::from([("StackSetId".to_owned(), stack_set_id.clone())]);
+                if let Some(id) = operation_id {
+                    output_variables.insert("OperationId".to_owned(), id);
+                }
+                Report::Success {
+                    output_variables,
+                    summary,
+                    external_id: Some(stack_set_id).filter(|id| !id.is_empty()),
+                }
+            }
             Ended::Failed {
                 kind,
                 message,
@@ -376,5 +410,45 @@ mod tests {
             reason: None,
         };
         assert_eq!(drift_status(Some(drifted)).as_deref(), Some("DRIFTED"));
+    }
+
+    #[test]
+    fn a_stack_set_job_reports_the_built_in_actions_output_variables() {
+        let Report::Success {
+            output_variables,
+            external_id,
+            summary,
+        } = front().answer(
+            &job(),
+            Ended::SetSucceeded {
+                stack_set_id: "baseline:1111".into(),
+                operation_id: Some("cfn-deployer-1-add".into()),
+                summary: "Stack set `baseline`: 4 of 4 instances SUCCEEDED".into(),
+            },
+        )
+        else {
+            panic!("a success")
+        };
+        assert_eq!(
+            output_variables,
+            BTreeMap::from([
+                ("OperationId".to_owned(), "cfn-deployer-1-add".to_owned()),
+                ("StackSetId".to_owned(), "baseline:1111".to_owned()),
+            ])
+        );
+        assert_eq!(external_id.as_deref(), Some("baseline:1111"));
+        assert!(summary.contains("4 of 4 instances SUCCEEDED"), "{summary}");
+        // A delete that found nothing has no id to link to.
+        let Report::Success { external_id, .. } = front().answer(
+            &job(),
+            Ended::SetSucceeded {
+                stack_set_id: String::new(),
+                operation_id: None,
+                summary: "nothing to delete".into(),
+            },
+        ) else {
+            panic!("a success")
+        };
+        assert_eq!(external_id, None);
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use cfn_deployer_engine::group::GroupState;
+use cfn_deployer_engine::stackset::SetState;
 use cfn_deployer_engine::InFlight;
 use cfn_deployer_params::Request;
 use cfn_deployer_step::Resume;
@@ -26,6 +27,31 @@ struct Token {
 struct GroupToken {
     v: u64,
     group: GroupState,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SetToken {
+    v: u64,
+    set: SetState,
+}
+
+/// What a resume follows, for a message.
+fn follows(resume: &Resume) -> String {
+    match resume {
+        Resume::Stack(flight) => format!("stack `{}`", flight.stack_name),
+        Resume::Group(_) => "a stack group".into(),
+        Resume::StackSet(_) => "a stack set".into(),
+    }
+}
+
+/// Whether `state` can follow the stack set `name`: CloudFormation's stack set ids are
+/// `NAME:UUID`, and a job that found no stack set has none yet.
+pub(crate) fn follows_set(state: &SetState, name: &str) -> bool {
+    state.stack_set_id.is_empty()
+        || state
+            .stack_set_id
+            .split_once(':')
+            .is_some_and(|(n, _)| n == name)
 }
 
 /// A continuation token that cannot be used.
@@ -93,6 +119,14 @@ pub fn encode_resume(resume: &Resume) -> Result<String, TokenError> {
             .map_err(|e| TokenError::Undecodable(e.to_string()))?;
             fitting(text)
         }
+        Resume::StackSet(state) => {
+            let text = serde_json::to_string(&SetToken {
+                v: VERSION,
+                set: state.clone(),
+            })
+            .map_err(|e| TokenError::Undecodable(e.to_string()))?;
+            fitting(text)
+        }
     }
 }
 
@@ -104,8 +138,8 @@ pub fn decode(text: &str, stack: &str) -> Result<InFlight, TokenError> {
             token: flight.stack_name,
             params: stack.to_owned(),
         }),
-        Resume::Group(_) => Err(TokenError::OtherRequest {
-            token: "a stack group".into(),
+        other => Err(TokenError::OtherRequest {
+            token: follows(&other),
             params: format!("stack `{stack}`"),
         }),
     }
@@ -118,9 +152,22 @@ pub fn decode_for(text: &str, request: &Request) -> Result<Resume, TokenError> {
         Request::Stack(params) => decode(text, &params.stack).map(Resume::Stack),
         Request::Group(_) => match decode_resume(text)? {
             Resume::Group(state) => Ok(Resume::Group(state)),
-            Resume::Stack(flight) => Err(TokenError::OtherRequest {
-                token: format!("stack `{}`", flight.stack_name),
+            other => Err(TokenError::OtherRequest {
+                token: follows(&other),
                 params: "a stack group".into(),
+            }),
+        },
+        Request::StackSet(set) => match decode_resume(text)? {
+            Resume::StackSet(state) if follows_set(&state, &set.plan.name) => {
+                Ok(Resume::StackSet(state))
+            }
+            Resume::StackSet(state) => Err(TokenError::OtherRequest {
+                token: format!("stack set `{}`", state.stack_set_id),
+                params: format!("stack set `{}`", set.plan.name),
+            }),
+            other => Err(TokenError::OtherRequest {
+                token: follows(&other),
+                params: "a stack set".into(),
             }),
         },
     }
@@ -137,6 +184,10 @@ fn decode_resume(text: &str) -> Result<Resume, TokenError> {
     let undecodable = |e: serde_path_to_error::Error<serde_json::Error>| {
         TokenError::Undecodable(format!("field `{}`: {}", e.path(), e.inner()))
     };
+    if value.get("set").is_some() {
+        let token: SetToken = serde_path_to_error::deserialize(value).map_err(undecodable)?;
+        return Ok(Resume::StackSet(token.set));
+    }
     if value.get("group").is_some() {
         let token: GroupToken = serde_path_to_error::deserialize(value).map_err(undecodable)?;
         return Ok(Resume::Group(token.group));
@@ -194,6 +245,38 @@ mod tests {
         });
         let text = encode(&f).expect("a drift check fits");
         assert_eq!(decode(&text, &f.stack_name), Ok(f));
+    }
+
+    #[test]
+    fn a_stack_set_job_travels_whole_and_follows_its_own_set_only() {
+        use cfn_deployer_engine::stackset::Phase;
+        let state = SetState {
+            stack_set_id: format!("{}:{}", "s".repeat(128), "f".repeat(36)),
+            phase: Phase::Add,
+            operation_id: Some("o".repeat(128)),
+            blocked_by: Some("b".repeat(128)),
+            next: vec![Phase::Override],
+            last_operation: Some("l".repeat(128)),
+        };
+        let text = encode_resume(&Resume::StackSet(state.clone())).expect("fits");
+        assert!(text.chars().count() <= MAX_TOKEN);
+        let set = |name: &str| {
+            Request::from_user_parameters(Some(&format!(
+                r#"{{"StackSetName": "{name}", "DeploymentTargets": "111111111111", "Regions": "eu-west-1"}}"#
+            )))
+            .expect("a stack set")
+        };
+        assert_eq!(
+            decode_for(&text, &set(&"s".repeat(128))),
+            Ok(Resume::StackSet(state.clone()))
+        );
+        let other = decode_for(&text, &set("other")).expect_err("another set");
+        assert!(other.to_string().contains("stack set `other`"), "{other}");
+        let stack = decode(&text, "orders-api").expect_err("a stack's configuration");
+        assert!(stack.to_string().contains("follows a stack set"), "{stack}");
+        let flight = encode(&flight()).expect("fits");
+        let wrong = decode_for(&flight, &set("other")).expect_err("a stack's token");
+        assert!(wrong.to_string().contains("names a stack set"), "{wrong}");
     }
 
     #[test]

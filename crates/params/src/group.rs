@@ -17,6 +17,8 @@ pub enum Request {
     Stack(Box<Params>),
     /// A stack group, described by a manifest.
     Group(GroupRequest),
+    /// A stack set, fanned out to accounts and Regions.
+    StackSet(Box<crate::stackset::StackSetRequest>),
 }
 
 /// A stack group's request, validated; its manifest is read when the deploy runs.

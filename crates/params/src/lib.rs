@@ -11,6 +11,7 @@ mod document;
 mod extended;
 mod group;
 mod manifest;
+pub mod stackset;
 mod target;
 mod validate;
 mod values;
@@ -24,6 +25,7 @@ use serde_json::Value;
 use crate::document::{Configuration, ExecutionInput, UserParameters};
 pub use crate::group::{GroupRequest, Request};
 pub use crate::manifest::{Entry, Manifest, ManifestError, OutputRef, MAX_ID};
+pub use crate::stackset::StackSetRequest;
 pub use crate::target::Target;
 pub use crate::validate::{ACTION_MODES, CAPABILITIES};
 pub use crate::values::text_values;
@@ -322,6 +324,9 @@ impl Request {
             front,
             reason: e.to_string(),
         })?;
+        if stackset::asks(&value) {
+            return stackset::parse(front, value).map(|r| Self::StackSet(Box::new(r)));
+        }
         let doc: UserParameters = values::document(front, value)?;
         match doc.stack_group.clone() {
             Some(path) => group::user_parameters(doc, &path).map(Self::Group),
@@ -341,7 +346,11 @@ impl Request {
             .filter(|(k, _)| Some(k.as_str()) != ignored)
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
-        let doc: Configuration = values::document(front, Value::Object(map))?;
+        let map = Value::Object(map);
+        if stackset::asks(&map) {
+            return stackset::parse(front, map).map(|r| Self::StackSet(Box::new(r)));
+        }
+        let doc: Configuration = values::document(front, map)?;
         match doc.stack_group.clone() {
             Some(path) => group::configuration(doc, &path).map(Self::Group),
             None => validate::configuration(doc).map(|p| Self::Stack(Box::new(p))),
@@ -350,6 +359,10 @@ impl Request {
 
     /// Parses and validates a Step Functions execution's input.
     pub fn from_execution_input(input: Value) -> Result<Self, ParamsError> {
+        if stackset::asks(&input) {
+            return stackset::parse(Front::ExecutionInput, input)
+                .map(|r| Self::StackSet(Box::new(r)));
+        }
         let doc: ExecutionInput = values::document(Front::ExecutionInput, input)?;
         match doc.stack_group_url.clone() {
             Some(url) => group::execution_input(doc, &url).map(Self::Group),
@@ -365,6 +378,11 @@ impl Request {
                 front: group.front,
                 key: group.key().to_owned(),
                 problem: "names a stack group, where one stack is expected".into(),
+            }),
+            Self::StackSet(set) => Err(ParamsError::BadValue {
+                front: set.front,
+                key: stackset::STACK_SET_NAME.to_owned(),
+                problem: "names a stack set, where one stack is expected".into(),
             }),
         }
     }

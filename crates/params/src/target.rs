@@ -39,7 +39,7 @@ impl Target {
 }
 
 /// Whether `arn` is an IAM role's ARN: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
-fn is_role_arn(arn: &str) -> bool {
+pub(crate) fn is_role_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [scheme, partition, service, region, account, resource] = parts[..] else {
         return false;
@@ -60,7 +60,7 @@ fn is_role_arn(arn: &str) -> bool {
 
 /// Whether `region` is shaped as a Region's name: `eu-west-1`, `us-gov-west-1`,
 /// `ap-southeast-5`.
-fn is_region(region: &str) -> bool {
+pub(crate) fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2

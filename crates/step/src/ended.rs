@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use cfn_deployer_engine::drift::{DriftStatus, DriftVerdict};
 use cfn_deployer_engine::group::{GroupState, StackResult};
 use cfn_deployer_engine::review::Review;
+use cfn_deployer_engine::stackset::SetState;
 use cfn_deployer_engine::{FailureKind, InFlight, Outcome};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -63,6 +64,25 @@ pub enum Ended {
         summary: String,
         /// Every stack, as the run left it.
         report: GroupReport,
+    },
+    /// A stack set's operation is under way, or another one is waited for; the front hands
+    /// `state` to the next step.
+    SetInProgress {
+        /// Where the job stands.
+        state: SetState,
+        /// One line on its progress.
+        summary: String,
+        /// How far the operation is, 0 to 100, when known.
+        percent: Option<u8>,
+    },
+    /// A stack-set job is done.
+    SetSucceeded {
+        /// The stack set's id (`StackSetId`); empty when a delete found none.
+        stack_set_id: String,
+        /// The job's last operation (`OperationId`), when it started one.
+        operation_id: Option<String>,
+        /// One line for the console: the instances counted by status.
+        summary: String,
     },
     /// The deploy failed, or the step could not run.
     Failed {
@@ -219,6 +239,8 @@ pub enum Resume {
     Stack(InFlight),
     /// A group run under way.
     Group(GroupState),
+    /// A stack-set job under way.
+    StackSet(SetState),
 }
 
 /// One stack of a group, as the run left it.

@@ -13,6 +13,7 @@ mod group;
 pub mod logging;
 mod prepare;
 mod settings;
+mod stackset;
 mod step;
 mod targets;
 mod words;

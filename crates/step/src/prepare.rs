@@ -27,6 +27,10 @@ pub enum Role {
     ParameterOverrides,
     /// A stack group's manifest.
     Manifest,
+    /// A stack set's parameters file.
+    Parameters,
+    /// A stack set's targets file.
+    DeploymentTargets,
 }
 
 impl Role {
@@ -37,6 +41,8 @@ impl Role {
             Self::TemplateConfiguration => "TemplateConfiguration",
             Self::ParameterOverrides => "ParameterOverrides",
             Self::Manifest => "StackGroup",
+            Self::Parameters => "Parameters",
+            Self::DeploymentTargets => "DeploymentTargets",
         }
     }
 }
@@ -100,7 +106,7 @@ impl Stager {
             .await
     }
 
-    async fn put(
+    pub(crate) async fn put(
         &self,
         location: &Location,
         body: String,
@@ -120,12 +126,15 @@ impl Stager {
     /// The object a plan's template is staged at: named by the deploy's token, so every
     /// delivery of the same deploy writes the same object.
     pub fn location(bucket: &str, plan: &Plan) -> Location {
+        Self::location_of(bucket, &plan.stack_name, &plan.client_request_token)
+    }
+
+    /// The object the template of `name` (a stack or a stack set) is staged at for the deploy
+    /// `token`.
+    pub fn location_of(bucket: &str, name: &str, token: &str) -> Location {
         Location {
             bucket: bucket.to_owned(),
-            key: format!(
-                "cfn-deployer/staged/{}/{}.template",
-                plan.stack_name, plan.client_request_token
-            ),
+            key: format!("cfn-deployer/staged/{name}/{token}.template"),
         }
     }
 }

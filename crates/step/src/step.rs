@@ -225,6 +225,16 @@ impl Stepper {
                     .instrument(span)
                     .await
             }
+            (Request::StackSet(set), resume) => {
+                let state = match resume {
+                    Some(Resume::StackSet(state)) => Some(state),
+                    _ => None,
+                };
+                let span = tracing::info_span!("stack_set", stack_set = %set.plan.name);
+                self.stack_set(front, arrival, set, state, budget)
+                    .instrument(span)
+                    .await
+            }
         };
         done.unwrap_or_else(|err| Ended::from_error(&err))
     }

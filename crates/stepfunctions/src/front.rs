@@ -2,6 +2,7 @@
 //! with the function's own role reading S3, and the end turned into the task's one answer.
 
 use cfn_deployer_engine::group::GroupState;
+use cfn_deployer_engine::stackset::SetState;
 use cfn_deployer_engine::{now_epoch, Deployer, InFlight, Outcome};
 use cfn_deployer_params::{FileRef, GroupRequest, Params, Request, S3File};
 use cfn_deployer_step::{drift_status, Ended, Front, GroupReport, Resume, Stepper, Words};
@@ -55,7 +56,7 @@ impl Front for Execution {
     fn request(&self, task: &StepTask) -> Result<Request, TaskError> {
         let mut params = match Request::from_execution_input(task.input.clone())? {
             Request::Stack(params) => params,
-            group @ Request::Group(_) => return Ok(group),
+            other @ (Request::Group(_) | Request::StackSet(_)) => return Ok(other),
         };
         if !matches!(params.template, Some(FileRef::S3(_))) {
             if let Some(url) = build::exported_template_url(&task.build) {
@@ -95,6 +96,25 @@ impl Front for Execution {
                 let state: GroupState = serde_json::from_value(group.clone())
                     .map_err(|e| TaskError::State(e.to_string()))?;
                 return Ok(Some(Resume::Group(state)));
+            }
+            Request::StackSet(set) => {
+                let Some(state) = task.state.get("set") else {
+                    return Err(TaskError::State(
+                        "the state follows one stack or a group, but the input names a stack set"
+                            .into(),
+                    ));
+                };
+                let state: SetState = serde_json::from_value(state.clone())
+                    .map_err(|e| TaskError::State(e.to_string()))?;
+                // As for a stack: the state must follow the input's own stack set.
+                let named = state.stack_set_id.split_once(':').map(|(n, _)| n);
+                if !state.stack_set_id.is_empty() && named != Some(set.plan.name.as_str()) {
+                    return Err(TaskError::State(format!(
+                        "the state follows stack set `{}`, but the input names stack set `{}`",
+                        state.stack_set_id, set.plan.name
+                    )));
+                }
+                return Ok(Some(Resume::StackSet(state)));
             }
         };
         let flight: InFlight = serde_json::from_value(task.state.clone())
@@ -200,6 +220,31 @@ impl Front for Execution {
                     ..TaskResult::default()
                 }
             }
+            Ended::SetInProgress {
+                state,
+                summary,
+                percent,
+            } => TaskResult {
+                state: Some(json!({ "set": state })),
+                summary: Some(summary),
+                percent,
+                wait_seconds: Some(pace::wait_seconds(u64::from(task.interval), 0)),
+                ..TaskResult::default()
+            },
+            Ended::SetSucceeded {
+                stack_set_id,
+                operation_id,
+                summary,
+            } => TaskResult {
+                done: true,
+                summary: Some(summary.clone()),
+                output: Some(json!({
+                    "StackSetId": stack_set_id,
+                    "OperationId": operation_id,
+                    "Summary": summary,
+                })),
+                ..TaskResult::default()
+            },
             Ended::Failed {
                 kind,
                 message,

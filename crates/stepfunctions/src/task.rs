@@ -132,6 +132,11 @@ fn prepare(input: Value) -> TaskResult {
             summary: Some(format!("deploying stack `{}`", params.stack)),
             ..TaskResult::default()
         },
+        Ok(Request::StackSet(set)) => TaskResult {
+            poll_interval_seconds: Some(set.poll_interval_seconds.unwrap_or(DEFAULT_POLL_INTERVAL)),
+            summary: Some(format!("deploying stack set `{}`", set.plan.name)),
+            ..TaskResult::default()
+        },
         Err(e) => TaskResult::failed(errors::CONFIGURATION, e.to_string()),
     }
 }
