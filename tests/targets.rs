@@ -210,3 +210,34 @@ fn a_large_template_is_staged_and_read_from_the_target_account() {
     );
     assert_eq!(found(moto, &stack, "us-east-1"), (false, true));
 }
+
+#[test]
+fn a_role_in_the_deployers_own_account_and_region_names_no_place() {
+    let moto = moto_or_skip!();
+    let stack = unique("ownaccount");
+    let dir = project(&template("hello"), &[]);
+    let path = dir.path().to_str().expect("path");
+    // moto's own account: the role is assumed, but the stack stays where the deployer is.
+    let params = format!(
+        r#"{{"StackName": "{stack}", "TemplatePath": "BuildOutput::template.yaml", "AssumeRoleArn": "arn:aws:iam::123456789012:role/cfn-deployer-target", "Region": "us-east-1"}}"#
+    );
+    let run = run_local_with(moto, &[path, "--user-parameters", &params], &[ALLOWED]);
+    run.assert_succeeded();
+    let verdict = run.verdict().unwrap_or_default();
+    assert!(
+        verdict.contains(&format!("Stack `{stack}` is CREATE_COMPLETE")),
+        "{verdict}"
+    );
+    let elsewhere = format!(
+        r#"{{"StackName": "{stack}-west", "TemplatePath": "BuildOutput::template.yaml", "AssumeRoleArn": "arn:aws:iam::123456789012:role/cfn-deployer-target", "Region": "eu-west-1"}}"#
+    );
+    let run = run_local_with(moto, &[path, "--user-parameters", &elsewhere], &[ALLOWED]);
+    run.assert_succeeded();
+    let verdict = run.verdict().unwrap_or_default();
+    assert!(
+        verdict.contains(&format!(
+            "Stack `{stack}-west` in eu-west-1 is CREATE_COMPLETE"
+        )),
+        "{verdict}"
+    );
+}

@@ -67,7 +67,7 @@ impl Stepper {
             .await
             .map_err(|e| F::Error::from(StepError::Deploy(e)))?;
         let ended = Ended::from_set(outcome, front.words(), !self.settings.role_policy_on());
-        Ok(match self.place(&request.target) {
+        Ok(match self.place(&request.target).await {
             Some(place) => ended.placed_set(&plan.name, &place),
             None => ended,
         })

@@ -135,20 +135,26 @@ impl Stepper {
         self.targets.check(target)
     }
 
-    /// Where `target` lies, as a summary names it (`222222222222 / eu-west-1`); `None` for the
-    /// deployer's own account and Region.
-    pub fn place(&self, target: &Target) -> Option<String> {
+    /// Where `target` lies, as a summary names it (`222222222222 / eu-west-1`), when its
+    /// account or its Region differs from the deployer's own; `None` when neither does.
+    pub async fn place(&self, target: &Target) -> Option<String> {
         if target.is_home() {
             return None;
         }
-        let region = target
-            .region
-            .clone()
-            .unwrap_or_else(|| cfn_deployer_aws::region(&self.settings.sdk).to_owned());
-        Some(match target.account() {
-            Some(account) => format!("{account} / {region}"),
-            None => region,
-        })
+        let home = cfn_deployer_aws::region(&self.settings.sdk);
+        let region = target.region.as_deref().unwrap_or(home);
+        let account = match target.account() {
+            Some(account) => {
+                let own = self.targets.own_account(&self.settings.sdk).await;
+                (own.as_deref() != Some(account)).then_some(account)
+            }
+            None => None,
+        };
+        match (account, region != home) {
+            (Some(account), _) => Some(format!("{account} / {region}")),
+            (None, true) => Some(region.to_owned()),
+            (None, false) => None,
+        }
     }
 
     /// The settings.
@@ -275,7 +281,7 @@ impl Stepper {
             front.words(),
             !self.settings.role_policy_on(),
         );
-        Ok(match self.place(&params.target) {
+        Ok(match self.place(&params.target).await {
             Some(place) => ended.placed(&params.stack, &place),
             None => ended,
         })

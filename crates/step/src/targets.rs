@@ -74,6 +74,8 @@ pub(crate) struct Targets {
     /// `CFN_DEPLOYER_ALLOWED_ASSUME_ROLE_ARNS`.
     pub(crate) allowed: Vec<String>,
     kept: Mutex<HashMap<String, Kept>>,
+    /// The deployer's own account, asked of STS once: `None` when STS could not say.
+    own: tokio::sync::OnceCell<Option<String>>,
 }
 
 impl std::fmt::Debug for Targets {
@@ -90,7 +92,23 @@ impl Targets {
         Self {
             allowed,
             kept: Mutex::default(),
+            own: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The deployer's own account (`GetCallerIdentity`, which needs no permission), asked
+    /// once per process; `None` when STS cannot say, and then a target's account is named.
+    pub(crate) async fn own_account(&self, sdk: &SdkConfig) -> Option<String> {
+        self.own
+            .get_or_init(|| async {
+                let asked = aws_sdk_sts::Client::new(sdk)
+                    .get_caller_identity()
+                    .send()
+                    .await;
+                asked.ok().and_then(|out| out.account().map(str::to_owned))
+            })
+            .await
+            .clone()
     }
 
     /// The SDK settings for `target`: the deployer's own for its own account and Region,
