@@ -176,6 +176,13 @@ Outputs:
         "the api stack read the network stack's output in its own account: {}",
         run.output
     );
+    let verdict = run.verdict().unwrap_or_default();
+    assert!(
+        verdict.contains("network CREATED in 222222222222 / eu-west-1")
+            && verdict.contains("api CREATED")
+            && !verdict.contains("api CREATED in"),
+        "the summary says where each stack lies: {verdict}"
+    );
     assert_eq!(
         found(moto, &format!("{prefix}-network"), "eu-west-1"),
         (false, true)

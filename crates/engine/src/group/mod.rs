@@ -151,9 +151,9 @@ pub fn progress(
     .to_owned()
 }
 
-/// The summary of a group run that is over: each stack with its result, within `max`
-/// characters.
-pub fn verdict(graph: &Graph, state: &GroupState, max: usize) -> String {
+/// The summary of a group run that is over: each stack with its result, and where it lies
+/// when `places` names a place for it (another account or Region), within `max` characters.
+pub fn verdict(graph: &Graph, state: &GroupState, places: &[Option<String>], max: usize) -> String {
     let n = graph.len();
     let count = |r: StackResult| state.members.iter().filter(|m| m.result() == r).count();
     let head = if state.phase == Phase::Delete {
@@ -166,7 +166,13 @@ pub fn verdict(graph: &Graph, state: &GroupState, max: usize) -> String {
         )
     };
     let lines: Vec<String> = (0..n)
-        .map(|i| format!("{} {}", graph.id(i), state.members[i].result().as_str()))
+        .map(|i| {
+            let result = state.members[i].result().as_str();
+            match places.get(i).and_then(Option::as_deref) {
+                Some(place) => format!("{} {result} in {place}", graph.id(i)),
+                None => format!("{} {result}", graph.id(i)),
+            }
+        })
         .chain(state.notes.iter().cloned())
         .collect();
     fit_lines(
@@ -260,10 +266,17 @@ mod tests {
             ],
             ..GroupState::new("job", "h", Phase::Undo, 5, 0)
         };
-        let text = verdict(&graph(), &state, 2048);
+        let text = verdict(&graph(), &state, &[], 2048);
         assert_eq!(
             text,
             "5 stacks: 0 changed, 0 unchanged: network ROLLED_BACK, data DELETED, api FAILED, web SKIPPED, ops LEFT"
+        );
+        // A stack in another account or Region is said to be there.
+        let places = [Some("222222222222 / eu-west-1".to_owned()), None];
+        let text = verdict(&graph(), &state, &places, 2048);
+        assert!(
+            text.contains("network ROLLED_BACK in 222222222222 / eu-west-1, data DELETED,"),
+            "{text}"
         );
     }
 }

@@ -245,7 +245,14 @@ impl<'a, F: Front + 'a> Run<'a, F> {
             warn!(error = %e, "the group's output file could not be written");
         }
         let graph = &self.manifest.graph;
-        let summary = verdict(graph, &self.state, 1500);
+        let places = join_all(
+            self.manifest
+                .stacks
+                .iter()
+                .map(|entry| self.stepper.place(&entry.params.target)),
+        )
+        .await;
+        let summary = verdict(graph, &self.state, &places, 1500);
         if succeeded {
             info!(%summary, "stack group deployed");
             return Ended::GroupSucceeded { summary, report };
@@ -255,8 +262,12 @@ impl<'a, F: Front + 'a> Run<'a, F> {
             .failures
             .iter()
             .map(|(i, why)| {
+                let place = match places.get(*i).and_then(Option::as_deref) {
+                    Some(place) => format!(" in {place}"),
+                    None => String::new(),
+                };
                 format!(
-                    "Stack `{}` ({}) failed: {why}",
+                    "Stack `{}` ({}){place} failed: {why}",
                     graph.id(*i),
                     self.manifest.stacks[*i].params.stack
                 )
