@@ -6,7 +6,7 @@
 use cfn_deployer_testkit as common;
 use cfn_deployer_testkit::moto_or_skip;
 
-use common::{project, run_local, run_sfn, run_worker, template, unique, Run};
+use common::{project, run_local, run_sfn, run_worker, template, unique};
 
 /// `UserParameters` for `stack` with `greeting` and `extra` keys.
 fn params(stack: &str, greeting: &str, extra: &str) -> String {
@@ -18,19 +18,6 @@ fn params(stack: &str, greeting: &str, extra: &str) -> String {
 /// The table entry that says the stack's greeting parameter was edited by hand.
 fn edited(stack: &str) -> String {
     format!("{stack}:GreetingParameter:/Properties/Value=hand-edited")
-}
-
-/// How many times the function or the workers called `operation` (`Service:Operation`), as
-/// the run's last line counts them: `AWS calls by the function: 9 (CloudFormation:CreateStack
-/// 1, …); …`.
-fn calls(run: &Run, operation: &str) -> u64 {
-    run.output
-        .lines()
-        .filter(|l| l.starts_with("AWS calls by the "))
-        .filter_map(|l| Some(l.split_once(" (")?.1.split_once(");")?.0))
-        .flat_map(|each| each.split(", "))
-        .find_map(|c| c.strip_prefix(operation)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The value of `stack`'s parameter `key`, as moto holds it.
@@ -79,7 +66,7 @@ fn fail_refuses_a_drifted_stack_warn_deploys_over_it_and_in_sync_goes_on() {
         new.output
     );
     assert_eq!(
-        calls(&new, "CloudFormation:DetectStackDrift"),
+        new.calls("CloudFormation:DetectStackDrift"),
         0,
         "{}",
         new.output
@@ -106,12 +93,12 @@ fn fail_refuses_a_drifted_stack_warn_deploys_over_it_and_in_sync_goes_on() {
         "{verdict}"
     );
     assert_eq!(
-        calls(&refused, "CloudFormation:UpdateStack"),
+        refused.calls("CloudFormation:UpdateStack"),
         0,
         "{}",
         refused.output
     );
-    assert!(calls(&refused, "CloudFormation:DescribeStackDriftDetectionStatus") >= 2);
+    assert!(refused.calls("CloudFormation:DescribeStackDriftDetectionStatus") >= 2);
     // The live view shows the check as a line of its own.
     assert!(
         refused.output.contains(&format!(
@@ -212,7 +199,7 @@ fn a_failed_detection_fails_under_fail_and_throttling_is_waited_out() {
     );
     throttled.assert_succeeded();
     assert_eq!(
-        calls(&throttled, "CloudFormation:DetectStackDrift"),
+        throttled.calls("CloudFormation:DetectStackDrift"),
         4,
         "{}",
         throttled.output
@@ -284,13 +271,13 @@ fn revert_drift_deploys_through_a_change_set_and_a_review_lists_the_drift() {
         reverted.output
     );
     assert_eq!(
-        calls(&reverted, "CloudFormation:UpdateStack"),
+        reverted.calls("CloudFormation:UpdateStack"),
         0,
         "{}",
         reverted.output
     );
     assert_eq!(
-        calls(&reverted, "CloudFormation:ExecuteChangeSet"),
+        reverted.calls("CloudFormation:ExecuteChangeSet"),
         1,
         "{}",
         reverted.output

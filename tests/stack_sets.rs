@@ -7,7 +7,7 @@
 use cfn_deployer_testkit as common;
 use cfn_deployer_testkit::moto_or_skip;
 
-use common::{project, run_local, run_sfn, run_worker, unique, Moto, Run};
+use common::{project, run_local, run_sfn, run_worker, unique, Moto};
 
 /// A stack set's template: one parameter, shown in an SSM parameter of each instance.
 const TEMPLATE: &str = "AWSTemplateFormatVersion: \"2010-09-09\"
@@ -75,16 +75,6 @@ fn stack_there(moto: &Moto, name: &str, account: &str, region: &str) -> bool {
     })
 }
 
-fn calls(run: &Run, operation: &str) -> u64 {
-    run.output
-        .lines()
-        .filter(|l| l.starts_with("AWS calls by the "))
-        .filter_map(|l| Some(l.split_once(" (")?.1.split_once(");")?.0))
-        .flat_map(|each| each.split(", "))
-        .find_map(|c| c.strip_prefix(operation)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_stack_set_is_created_updated_extended_and_deleted_in_its_accounts_and_regions() {
     let moto = moto_or_skip!();
@@ -99,6 +89,13 @@ fn a_stack_set_is_created_updated_extended_and_deleted_in_its_accounts_and_regio
 
     let created = run_local(moto, &[path, "--user-parameters", &deploy("v1")]);
     created.assert_succeeded();
+    assert!(
+        created.output.contains(&format!(
+            "  stack set {name} · CREATE_UPDATE, with a template"
+        )),
+        "{}",
+        created.output
+    );
     let id = created.output_variable("StackSetId").unwrap_or_default();
     assert!(id.starts_with(&format!("{name}:")), "{}", created.output);
     assert!(
@@ -106,8 +103,8 @@ fn a_stack_set_is_created_updated_extended_and_deleted_in_its_accounts_and_regio
         "{}",
         created.output
     );
-    assert_eq!(calls(&created, "CloudFormation:CreateStackSet"), 1);
-    assert_eq!(calls(&created, "CloudFormation:CreateStackInstances"), 1);
+    assert_eq!(created.calls("CloudFormation:CreateStackSet"), 1);
+    assert_eq!(created.calls("CloudFormation:CreateStackInstances"), 1);
     assert_eq!(
         instances(moto, &name),
         Some(vec![
@@ -123,14 +120,14 @@ fn a_stack_set_is_created_updated_extended_and_deleted_in_its_accounts_and_regio
     let updated = run_local(moto, &[path, "--user-parameters", &deploy("v2")]);
     updated.assert_succeeded();
     assert_eq!(
-        calls(&updated, "CloudFormation:UpdateStackSet"),
+        updated.calls("CloudFormation:UpdateStackSet"),
         1,
         "{}",
         updated.output
     );
-    assert_eq!(calls(&updated, "CloudFormation:CreateStackSet"), 0);
+    assert_eq!(updated.calls("CloudFormation:CreateStackSet"), 0);
     assert_eq!(
-        calls(&updated, "CloudFormation:CreateStackInstances"),
+        updated.calls("CloudFormation:CreateStackInstances"),
         0,
         "no instance is missing: {}",
         updated.output
@@ -142,23 +139,23 @@ fn a_stack_set_is_created_updated_extended_and_deleted_in_its_accounts_and_regio
     );
     let extended = run_local(moto, &[path, "--user-parameters", &extend]);
     extended.assert_succeeded();
-    assert_eq!(calls(&extended, "CloudFormation:CreateStackInstances"), 1);
-    assert_eq!(calls(&extended, "CloudFormation:UpdateStackInstances"), 1);
+    assert_eq!(extended.calls("CloudFormation:CreateStackInstances"), 1);
+    assert_eq!(extended.calls("CloudFormation:UpdateStackInstances"), 1);
     assert!(stack_there(moto, &name, "333333333333", "eu-west-1"));
     assert_eq!(instances(moto, &name).map(|i| i.len()), Some(5));
 
     let delete = format!(r#"{{"StackSetName": "{name}", "ActionMode": "DELETE_ONLY"}}"#);
     let deleted = run_local(moto, &[path, "--user-parameters", &delete]);
     deleted.assert_succeeded();
-    assert_eq!(calls(&deleted, "CloudFormation:DeleteStackInstances"), 1);
-    assert_eq!(calls(&deleted, "CloudFormation:DeleteStackSet"), 1);
+    assert_eq!(deleted.calls("CloudFormation:DeleteStackInstances"), 1);
+    assert_eq!(deleted.calls("CloudFormation:DeleteStackSet"), 1);
     assert_eq!(instances(moto, &name), None, "the set is gone");
     assert!(!stack_there(moto, &name, "222222222222", "eu-west-1"));
 
     // Deleting what is not there is success.
     let again = run_local(moto, &[path, "--user-parameters", &delete]);
     again.assert_succeeded();
-    assert_eq!(calls(&again, "CloudFormation:DeleteStackInstances"), 0);
+    assert_eq!(again.calls("CloudFormation:DeleteStackInstances"), 0);
 }
 
 #[test]
@@ -177,7 +174,7 @@ fn a_broken_rule_is_refused_before_any_call() {
         "{}",
         run.output
     );
-    assert_eq!(calls(&run, "CloudFormation:DescribeStackSet"), 0);
+    assert_eq!(run.calls("CloudFormation:DescribeStackSet"), 0);
     assert_eq!(instances(moto, &name), None);
 }
 

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::codepipeline::ActionType;
 use crate::drift::DriftTable;
 use crate::proxy::Fault;
+use crate::stackset::StackSetPlay;
 use crate::view::View;
 
 /// The name of the output artifact every local job declares, as an action with one would,
@@ -70,6 +71,8 @@ pub struct Options {
     pub faults: Vec<Fault>,
     /// The drift the proxy's drift detection finds (moto has none).
     pub drift: DriftTable,
+    /// The stack-set operations' failures and collisions the proxy plays (moto has none).
+    pub stack_sets: StackSetPlay,
     /// Deliver every job twice at the same time, to a function running two invocations at once.
     pub duplicate: bool,
     /// The KMS key the simulated artifact store uses, put in the job as `encryptionKey`.
@@ -114,6 +117,7 @@ impl Options {
             endpoint: None,
             faults: Vec::new(),
             drift: DriftTable::default(),
+            stack_sets: StackSetPlay::default(),
             duplicate: false,
             encryption_key_id: None,
             front: Front::Function,

@@ -1,6 +1,7 @@
 //! A proxy between the function and the AWS endpoint (moto): it counts the calls the function
-//! makes, injects faults into the calls chosen, for the first N that match, and answers the
-//! drift-detection calls moto lacks (see [`crate::drift`]).
+//! makes, injects faults into the calls chosen, for the first N that match, answers the
+//! drift-detection calls moto lacks (see [`crate::drift`]), and plays the stack-set operations'
+//! time, failures and collisions moto lacks (see [`crate::stackset`]).
 
 mod fault;
 
@@ -22,6 +23,8 @@ pub(crate) use self::fault::due;
 pub use self::fault::{Fault, FaultKind};
 use crate::drift::emulator::{Emulator, OPERATIONS as DRIFT_OPERATIONS};
 use crate::drift::{DriftCheck, DriftTable};
+use crate::stackset::emulator::{Before, Emulator as SetEmulator, OPERATIONS as SET_OPERATIONS};
+use crate::stackset::{SetEnds, StackSetPlay};
 
 /// An S3 call, and whose credentials signed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +56,7 @@ pub struct Stats {
     s3_bytes: AtomicU64,
     drift_checks: Mutex<Vec<DriftCheck>>,
     drift_ended: tokio::sync::Notify,
+    stack_sets: SetEnds,
 }
 
 impl Stats {
@@ -106,6 +110,11 @@ impl Stats {
         self.drift_ended.notified().await;
     }
 
+    /// The stack-set operations the proxy played that ended.
+    pub fn stack_set_ends(&self) -> &SetEnds {
+        &self.stack_sets
+    }
+
     pub(crate) fn record_drift_check(&self, check: DriftCheck) {
         self.drift_checks
             .lock()
@@ -122,6 +131,7 @@ struct Shared {
     faults: Mutex<Vec<Fault>>,
     stats: Arc<Stats>,
     drift: Emulator,
+    sets: SetEmulator,
 }
 
 /// The running proxy.
@@ -139,18 +149,21 @@ impl Proxy {
 
     /// [`Proxy::start`] on loopback `port` (0 for a free one).
     pub async fn start_on(upstream: &str, faults: Vec<Fault>, port: u16) -> std::io::Result<Self> {
-        Self::start_with(upstream, faults, DriftTable::default(), port).await
+        let (drift, sets) = (DriftTable::default(), StackSetPlay::default());
+        Self::start_with(upstream, faults, drift, sets, port).await
     }
 
     /// [`Proxy::start_on`], the drift calls finding what `drift` says (stacks it does not name
-    /// are in sync).
+    /// are in sync), the stack-set operations played as `sets` says.
     pub async fn start_with(
         upstream: &str,
         faults: Vec<Fault>,
         drift: DriftTable,
+        sets: StackSetPlay,
         port: u16,
     ) -> std::io::Result<Self> {
         let emulator = Emulator::new(upstream, drift);
+        let sets = SetEmulator::new(upstream, sets);
         let upstream: Uri = upstream.parse().map_err(std::io::Error::other)?;
         let stats = Arc::new(Stats::default());
         let shared = Arc::new(Shared {
@@ -159,6 +172,7 @@ impl Proxy {
             faults: Mutex::new(faults),
             stats: stats.clone(),
             drift: emulator,
+            sets,
         });
         let app = Router::new().fallback(forward).with_state(shared);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -332,6 +346,18 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             .answer(&operation, form, &parts.headers, &shared.stats)
             .await;
     }
+    // moto's stack-set operations end at once and never collide: the proxy plays them.
+    let pending = match (&form, SET_OPERATIONS.contains(&operation.as_str())) {
+        (Some(form), true) => match shared
+            .sets
+            .before(&operation, form, &parts.headers, &shared.stats)
+            .await
+        {
+            Before::Answer(response) => return response,
+            Before::Forward(pending) => pending,
+        },
+        _ => None,
+    };
 
     let target = format!(
         "{}{}",
@@ -374,5 +400,9 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     } else {
         Body::new(body)
     };
-    Response::from_parts(parts, counted)
+    let response = Response::from_parts(parts, counted);
+    match pending {
+        Some(pending) => pending.finish(response).await,
+        None => response,
+    }
 }

@@ -11,6 +11,7 @@ use crate::error::LocalError;
 use crate::options::{Front, Options};
 use crate::outcome::Summary;
 use crate::proxy::{Proxy, Stats};
+use crate::stackset::lines::SetLines;
 use crate::stage::Stage;
 use crate::view::group::GroupWatcher;
 use crate::view::watch::Watcher;
@@ -47,11 +48,12 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
         )),
         _ => None,
     };
-    let drift = match (&stage.proxy, opts.view.style()) {
-        (Some(proxy), Style::Live | Style::Plain) => {
-            Some(DriftLines::start(proxy.shared_stats(), opts.view.clone()))
-        }
-        _ => None,
+    let (drift, sets) = match (&stage.proxy, opts.view.style()) {
+        (Some(proxy), Style::Live | Style::Plain) => (
+            Some(DriftLines::start(proxy.shared_stats(), opts.view.clone())),
+            Some(SetLines::start(proxy.shared_stats(), opts.view.clone())),
+        ),
+        _ => (None, None),
     };
     let summary = match &opts.front {
         Front::Function => crate::lambda::run(stage, opts).await,
@@ -66,6 +68,9 @@ pub async fn run(sdk: &SdkConfig, opts: &Options) -> Result<Summary, LocalError>
     }
     if let Some(drift) = drift {
         drift.stop().await;
+    }
+    if let Some(sets) = sets {
+        sets.stop().await;
     }
     opts.view.finish();
     summary

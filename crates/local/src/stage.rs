@@ -138,7 +138,8 @@ impl Stage {
         let proxy = match &opts.endpoint {
             Some(upstream) => {
                 let port = opts.port.map_or(0, |p| p.saturating_add(1));
-                let proxy = Proxy::start_with(upstream, proxy_faults, opts.drift.clone(), port)
+                let (drift, sets) = (opts.drift.clone(), opts.stack_sets.clone());
+                let proxy = Proxy::start_with(upstream, proxy_faults, drift, sets, port)
                     .await
                     .map_err(io(format!(
                         "starting the proxy to {upstream} on port {port}"

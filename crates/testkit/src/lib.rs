@@ -166,6 +166,19 @@ impl Run {
             .any(|(k, v)| k == key && v == value)
     }
 
+    /// How many times the function or the workers called `operation` (`Service:Operation`),
+    /// as the run's last lines count them: `AWS calls by the function: 9
+    /// (CloudFormation:CreateStack 1, …); …`.
+    pub fn calls(&self, operation: &str) -> u64 {
+        self.output
+            .lines()
+            .filter(|l| l.starts_with("AWS calls by the "))
+            .filter_map(|l| Some(l.split_once(" (")?.1.split_once(");")?.0))
+            .flat_map(|each| each.split(", "))
+            .find_map(|c| c.strip_prefix(operation)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Whether the action reported the output variable `key` with `value`.
     pub fn has_output_variable(&self, key: &str, value: &str) -> bool {
         self.output_variable(key).as_deref() == Some(value)

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cloudformation::types::{Stack, StackStatus, TemplateStage};
 use aws_sdk_cloudformation::Client;
@@ -142,23 +141,7 @@ impl Emulator {
     fn client(&self, caller: &Caller) -> Client {
         lock(&self.clients)
             .entry(caller.clone())
-            .or_insert_with(|| {
-                // moto takes any secret: the access key alone names the account.
-                let credentials = Credentials::new(
-                    &caller.access_key_id,
-                    "local-proxy",
-                    caller.session_token.clone(),
-                    None,
-                    "local-proxy",
-                );
-                let config = aws_sdk_cloudformation::Config::builder()
-                    .behavior_version(BehaviorVersion::latest())
-                    .region(Region::new(caller.region.clone()))
-                    .credentials_provider(credentials)
-                    .endpoint_url(&self.upstream)
-                    .build();
-                Client::from_conf(config)
-            })
+            .or_insert_with(|| caller.client(&self.upstream))
             .clone()
     }
 

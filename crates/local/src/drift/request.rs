@@ -1,43 +1,6 @@
 //! What a drift call says: its form's fields, and who signed it.
 
-use axum::http::HeaderMap;
-
-/// Who calls: what SigV4 signed the call with. moto keeps stacks per account (which it tells
-/// by the access key) and per Region, so the proxy reads moto as the caller.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Caller {
-    pub(crate) access_key_id: String,
-    pub(crate) region: String,
-    pub(crate) session_token: Option<String>,
-}
-
-impl Caller {
-    /// `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, …`.
-    pub(crate) fn of(headers: &HeaderMap) -> Self {
-        let credential = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|a| a.split("Credential=").nth(1))
-            .unwrap_or_default();
-        let mut parts = credential.split(['/', ',']);
-        let access_key_id = parts
-            .next()
-            .filter(|k| !k.is_empty())
-            .unwrap_or("local-proxy");
-        let region = parts
-            .nth(1)
-            .filter(|r| !r.is_empty())
-            .unwrap_or("us-east-1");
-        Self {
-            access_key_id: access_key_id.to_owned(),
-            region: region.to_owned(),
-            session_token: headers
-                .get("x-amz-security-token")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        }
-    }
-}
+pub(crate) use crate::query::Caller;
 
 /// The form's fields, decoded as `application/x-www-form-urlencoded`.
 pub(crate) fn fields(form: &[u8]) -> Vec<(String, String)> {
@@ -55,6 +18,7 @@ pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderMap;
 
     #[test]
     fn forms_are_decoded_and_the_caller_read_from_its_signature() {

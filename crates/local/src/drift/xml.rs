@@ -4,52 +4,8 @@
 
 use super::expected::ResourceDrift;
 
-/// CloudFormation's XML namespace.
-const NAMESPACE: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
-
-/// `text` safe inside an element: markup escaped, and the characters XML 1.0 cannot hold at
-/// all (most control characters) left out, as no parser would take them.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // A CR would read back as a LF.
-            '\r' => out.push_str("&#xD;"),
-            '\t' | '\n' => out.push(c),
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// An element with escaped text.
-fn element(out: &mut String, name: &str, value: &str) {
-    out.push_str(&format!("<{name}>{}</{name}>", escape(value)));
-}
-
-/// The whole answer to `action`, its result's elements `result`.
-pub(crate) fn response(action: &str, result: &str, request_id: &str) -> String {
-    format!(
-        "<{action}Response xmlns=\"{NAMESPACE}\"><{action}Result>{result}</{action}Result><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{action}Response>",
-        escape(request_id)
-    )
-}
-
-/// A `Sender` error, as CloudFormation answers a `ValidationError`.
-pub(crate) fn sender_error(code: &str, message: &str, request_id: &str) -> String {
-    format!(
-        "<ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-        escape(code),
-        escape(message),
-        escape(request_id)
-    )
-}
+use crate::query::element;
+pub(crate) use crate::query::{escape, response, sender_error};
 
 /// `DetectStackDrift`'s result.
 pub(crate) fn detect_result(detection_id: &str) -> String {

@@ -57,6 +57,8 @@ pub struct Header {
     pub place: Option<String>,
     /// The stack group, when the settings name one whose manifest could be read.
     pub group: Option<GroupHeader>,
+    /// The stack set and what the job does to it, when the settings name one.
+    pub stack_set: Option<String>,
 }
 
 /// What the header says of a stack group.
@@ -191,6 +193,9 @@ impl View {
             .collect();
         let stack = match (what.is_empty(), &h.group) {
             (_, Some(group)) => group.lines().join("\n"),
+            (_, None) if h.stack_set.is_some() => {
+                format!("  stack set {}", h.stack_set.as_deref().unwrap_or_default())
+            }
             (true, None) => "  stack: not known until the settings are valid".to_owned(),
             (false, None) => format!("  stack {}", what.join(" · ")),
         };

@@ -11,6 +11,7 @@ use cfn_deployer_local::options::{
     BuildMock, Front, Interpreter, StepFunctionsOptions, WorkerOptions,
 };
 use cfn_deployer_local::proxy::Fault;
+use cfn_deployer_local::stackset::{BusyLooks, InstanceFailure};
 use clap::{Parser, ValueEnum};
 
 /// Run a cfn-deployer pipeline action locally.
@@ -74,6 +75,16 @@ pub(crate) struct Cli {
     /// STACK:FAILED=REASON. Repeatable; stacks not named are in sync; not with --aws.
     #[arg(long = "drift", value_name = "DRIFT")]
     pub(crate) drift: Vec<DriftSpec>,
+    /// Make every stack-set operation touching this instance end FAILED, the instance's result
+    /// FAILED with REASON (the others SUCCEEDED), as moto's never fail: ACCOUNT/REGION=REASON
+    /// (e.g. 222222222222/eu-west-1=Role not found). Repeatable; not with --aws.
+    #[arg(long = "stack-set-fail", value_name = "ACCOUNT/REGION=REASON")]
+    pub(crate) stack_set_fail: Vec<InstanceFailure>,
+    /// Make the first mutating call on each stack set find another operation running, refused
+    /// with OperationInProgressException until DescribeStackSetOperation has looked at that one
+    /// LOOKS times. Not with --aws.
+    #[arg(long = "stack-set-busy", value_name = "LOOKS")]
+    pub(crate) stack_set_busy: Option<BusyLooks>,
     /// Deliver every job twice at the same time, as Lambda may.
     #[arg(long)]
     pub(crate) duplicate: bool,

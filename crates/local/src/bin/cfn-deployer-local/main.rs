@@ -11,11 +11,13 @@ use anyhow::{bail, Context};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use cfn_deployer_artifact::Location;
+use cfn_deployer_engine::stackset::SetAction;
 use cfn_deployer_engine::Action;
 use cfn_deployer_local::drift::DriftTable;
 use cfn_deployer_local::lambda::SavedEvent;
 use cfn_deployer_local::options::{Front, Interpreter, Options, Source, OUTPUT_ARTIFACT};
 use cfn_deployer_local::run;
+use cfn_deployer_local::stackset::StackSetPlay;
 use cfn_deployer_local::view::group::GroupStack;
 use cfn_deployer_local::view::{report, GroupHeader, Header, Style, View};
 use cfn_deployer_params::{FileRef, GroupRequest, Manifest, Params, Request};
@@ -184,6 +186,18 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         (Some(Request::Group(g)), Source::Dir(dir)) => group_header(dir, g, &cli.region),
         _ => None,
     };
+    let stack_set = match &request {
+        Some(Request::StackSet(set)) => Some(format!(
+            "{} · {}",
+            set.plan.name,
+            match set.plan.action {
+                SetAction::Deploy => "CREATE_UPDATE, with a template",
+                SetAction::Instances => "CREATE_UPDATE, its instances",
+                SetAction::Delete => "DELETE_ONLY",
+            }
+        )),
+        _ => None,
+    };
     let params = request.and_then(|r| r.into_stack().ok());
     let stack = match (&params, &front) {
         (Some(p), _) => Some(p.stack.clone()),
@@ -218,6 +232,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         stack: stack.clone(),
         place: cfn_deployer_local::target::place(&target, &cli.region),
         group: group.as_ref().map(|(header, _)| header.clone()),
+        stack_set,
     };
     let view = View::new(Style::detect(cli.json), cli.verbose, header);
 
@@ -228,6 +243,9 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if cli.aws && !cli.drift.is_empty() {
         bail!("--drift needs an endpoint such as moto; it cannot be used with --aws, where CloudFormation detects the real drift");
+    }
+    if cli.aws && (!cli.stack_set_fail.is_empty() || cli.stack_set_busy.is_some()) {
+        bail!("--stack-set-fail and --stack-set-busy need an endpoint such as moto; they cannot be used with --aws, where CloudFormation runs the real operations");
     }
     let port = cli
         .port
@@ -256,6 +274,10 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         endpoint: (!cli.aws).then(|| cli.endpoint_url.clone()),
         faults: cli.faults.clone(),
         drift: DriftTable::new(cli.drift.clone()),
+        stack_sets: StackSetPlay {
+            failures: cli.stack_set_fail.clone(),
+            busy: cli.stack_set_busy,
+        },
         duplicate: cli.duplicate,
         encryption_key_id: cli.encryption_key_id.clone(),
         template_resources: template_resources(&cli, params.as_ref()),
