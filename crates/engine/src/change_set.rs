@@ -91,7 +91,7 @@ impl Deployer {
                     return Ok(first);
                 }
             }
-            _ if plan.revert_drift => return Ok(crate::revert::refused_on_new(plan)),
+            _ if plan.revert_drift => return Ok(crate::start::refused_on_new(plan)),
             _ => {}
         }
         let prepared = inputs.get(plan).await?;

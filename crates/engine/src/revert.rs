@@ -8,25 +8,11 @@ use tracing::info;
 use crate::change_set::{is_empty_change_set, on_change_set};
 use crate::error::DeployError;
 use crate::flight::{InFlight, Operation};
-use crate::outcome::{Failure, FailureKind, Outcome};
+use crate::outcome::{Failure, Outcome};
 use crate::plan::{Plan, Prepared};
 use crate::start::stack_request;
 use crate::status::PollStep;
 use crate::{outputs, stack_status, Deployer};
-
-/// A deploy that reverts drift on a stack that does not exist: there is no drift to revert,
-/// and CloudFormation takes the mode only on an update.
-pub(crate) fn refused_on_new(plan: &Plan) -> Outcome {
-    Outcome::Failed(Failure {
-        stack_id: None,
-        kind: FailureKind::Configuration,
-        message: format!(
-            "DeploymentMode REVERT_DRIFT reverts the drift of an existing stack, but stack `{}` does not exist yet: deploy it once without DeploymentMode",
-            plan.stack_name
-        ),
-        remedies: Vec::new(),
-    })
-}
 
 impl Deployer {
     /// Starts the update of `stack` as a change set that reverts drift, named after the

@@ -8,7 +8,7 @@ use tracing::info;
 
 use crate::error::{is_no_updates, lost_race, DeployError, StepError};
 use crate::flight::{InFlight, Operation};
-use crate::outcome::{Failure, Outcome};
+use crate::outcome::{Failure, FailureKind, Outcome};
 use crate::plan::{Inputs, Mode, Plan, Prepared};
 use crate::status::{self, Blocker, StartStep};
 use crate::{outputs, stack_status, status_text, Deployer};
@@ -75,6 +75,20 @@ pub(crate) fn blocked(plan: &Plan, stack: Option<&Stack>, blocker: &Blocker) -> 
     )
 }
 
+/// A deploy that reverts drift on a stack that does not exist: there is no drift to revert,
+/// and CloudFormation takes the mode only on an update.
+pub(crate) fn refused_on_new(plan: &Plan) -> Outcome {
+    Outcome::Failed(Failure {
+        stack_id: None,
+        kind: FailureKind::Configuration,
+        message: format!(
+            "DeploymentMode REVERT_DRIFT reverts the drift of an existing stack, but stack `{}` does not exist yet: deploy it once without DeploymentMode",
+            plan.stack_name
+        ),
+        remedies: Vec::new(),
+    })
+}
+
 impl Deployer {
     /// Starts a create or update of `plan`'s stack.
     pub(crate) async fn start_deploy<I: Inputs>(
@@ -110,7 +124,7 @@ impl Deployer {
                 // No stack is always a create (the table says Update or Wait only of a stack).
                 (StartStep::Create, _) | (StartStep::Update | StartStep::Wait, None) => {
                     if plan.revert_drift {
-                        return Ok(crate::revert::refused_on_new(plan));
+                        return Ok(refused_on_new(plan));
                     }
                     self.create(plan, inputs.get(plan).await?).await
                 }

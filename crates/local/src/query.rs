@@ -2,7 +2,11 @@
 //! calls, which moto lacks or plays too simply): who signed a call, and XML in the API
 //! Reference's shapes, every value escaped.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
 use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cloudformation::Client;
 use axum::http::HeaderMap;
 
@@ -107,4 +111,16 @@ pub(crate) fn sender_error(code: &str, message: &str, request_id: &str) -> Strin
         escape(message),
         escape(request_id)
     )
+}
+
+/// The mutex's value, even if a holder panicked: the emulators' state stays readable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Now, as the API's timestamps give it (ISO 8601).
+pub(crate) fn now() -> String {
+    DateTime::from(SystemTime::now())
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }

@@ -194,6 +194,15 @@ pub enum SetOutcome {
     Failed(Failure),
 }
 
+/// The job under way at `s`, saying `summary`.
+pub(crate) fn in_progress(s: &SetState, summary: String, percent: Option<u8>) -> SetOutcome {
+    SetOutcome::InProgress {
+        state: s.clone(),
+        summary,
+        percent,
+    }
+}
+
 mod calls;
 mod operation;
 mod results;

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use tracing::warn;
 
 use super::calls::{OperationRead, MAX_PAGES};
-use super::run::in_progress;
-use super::{SetOutcome, SetPlan, SetState};
+use super::{in_progress, SetOutcome, SetPlan, SetState};
 use crate::error::DeployError;
 use crate::outcome::{Failure, FailureKind, Remedy};
 use crate::Deployer;

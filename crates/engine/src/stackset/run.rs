@@ -13,7 +13,7 @@ use super::operation::Started;
 use super::results::counts;
 use super::scope::{phases, wanted, Place};
 use super::table::OpStep;
-use super::{Phase, SetAction, SetOutcome, SetPlan, SetState};
+use super::{in_progress, Phase, SetAction, SetOutcome, SetPlan, SetState};
 use crate::advance::Pace;
 use crate::error::{is_throttling, DeployError};
 use crate::outcome::{Failure, FailureKind};
@@ -361,14 +361,6 @@ fn next_phase(s: &mut SetState) -> bool {
     s.phase = s.next.remove(0);
     s.operation_id = None;
     true
-}
-
-pub(super) fn in_progress(s: &SetState, summary: String, percent: Option<u8>) -> SetOutcome {
-    SetOutcome::InProgress {
-        state: s.clone(),
-        summary,
-        percent,
-    }
 }
 
 fn blocked(plan: &SetPlan, s: &SetState, other: &str) -> SetOutcome {

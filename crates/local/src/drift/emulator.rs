@@ -4,10 +4,8 @@
 //! caller (its access key and Region) would see them.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::sync::Mutex;
 
-use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cloudformation::types::{Stack, StackStatus, TemplateStage};
 use aws_sdk_cloudformation::Client;
 use axum::http::{HeaderMap, StatusCode};
@@ -17,7 +15,8 @@ use cfn_deployer_aws::AwsFault;
 use super::expected::{Facts, Resource, ResourceDrift};
 use super::request::{field, fields, Caller};
 use super::{xml, DriftCheck, DriftTable, Verdict};
-use crate::proxy::Stats;
+use crate::proxy::stats::Stats;
+use crate::query::{lock, now};
 
 /// The operations answered here.
 pub(crate) const OPERATIONS: [&str; 3] = [
@@ -62,16 +61,6 @@ pub(crate) struct Emulator {
     upstream: String,
     clients: Mutex<HashMap<Caller, Client>>,
     state: Mutex<State>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn now() -> String {
-    DateTime::from(SystemTime::now())
-        .fmt(DateTimeFormat::DateTime)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 fn request_id() -> String {

@@ -3,19 +3,19 @@
 //! operations it started described and their results listed by the proxy, from the ledger; and
 //! `CreateStackSet` made idempotent. moto is read as the caller (its access key and Region).
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
 
-use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::inner::Inner;
 use super::moto::{instances, set_info, Moto};
 use super::pending::{Pending, Waiting};
 use super::request::{Caller, Form};
 use super::state::{Ledger, SetKey, Start};
 use super::{xml, StackSetPlay};
-use crate::proxy::Stats;
+use crate::proxy::stats::Stats;
+use crate::query::{lock, now};
 
 /// The calls that start an operation, and take an `OperationId`.
 const MUTATING: [&str; 4] = [
@@ -46,26 +46,8 @@ pub(crate) enum Before {
     Forward(Option<Pending>),
 }
 
-pub(super) struct Inner {
-    pub(super) moto: Moto,
-    pub(super) ledger: Mutex<Ledger>,
-    /// Held by a `CreateStackSet` until moto answers, so that a second delivery's finds the
-    /// first one's set.
-    pub(super) creating: Arc<tokio::sync::Mutex<()>>,
-}
-
 /// The stack-set operations, played over moto.
 pub(crate) struct Emulator(Arc<Inner>);
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub(super) fn now() -> String {
-    DateTime::from(SystemTime::now())
-        .fmt(DateTimeFormat::DateTime)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
-}
 
 fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -5,6 +5,7 @@
 //! records the view reads; [`emulator`] answers the calls, from the ledger in `state`.
 
 pub(crate) mod emulator;
+mod inner;
 pub(crate) mod lines;
 mod moto;
 mod pending;

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use aws_sdk_cloudformation::types::CallAs;
 use aws_sdk_cloudformation::Client;
 
-use super::emulator::lock;
 use super::request::{Caller, Form};
 use super::state::SetInfo;
+use crate::query::lock;
 
 /// The most pages of instances read for a call that names none.
 const MAX_PAGES: usize = 50;

@@ -8,11 +8,12 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::emulator::{lock, now, Inner};
+use super::inner::Inner;
 use super::moto::{instances, set_info};
 use super::request::{Caller, Form};
 use super::state::{SetKey, Start};
 use super::xml;
+use crate::query::{lock, now};
 
 pub(super) enum Waiting {
     /// A mutating call: `id` is the caller's (`None`: it gave none, and moto's is kept).
