@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::document::Shared;
-use crate::validate::{self, CAPABILITIES, MAX_POLL_INTERVAL, MIN_POLL_INTERVAL};
+use crate::validate::{self, MAX_POLL_INTERVAL, MIN_POLL_INTERVAL};
 use crate::values::{self, bad};
 use crate::{ArtifactPath, FileRef, Front, ParamsError, Target};
 
@@ -359,22 +359,7 @@ pub(crate) fn parse(front: Front, value: Value) -> Result<StackSetRequest, Param
     let preferences = preferences(front, &mut doc)?;
     let parameters = given_parameters(front, "Parameters", doc.parameters.take())?;
     let overrides = given_parameters(front, "ParameterOverrides", doc.parameter_overrides.take())?;
-    let mut capabilities = values::string_list(front, "Capabilities", doc.capabilities.take())?;
-    if let Some(unknown) = capabilities
-        .iter()
-        .find(|c| !CAPABILITIES.contains(&c.as_str()))
-    {
-        return Err(bad(
-            front,
-            "Capabilities",
-            format!(
-                "`{unknown}` is not a capability; use {}",
-                CAPABILITIES.join(", ")
-            ),
-        ));
-    }
-    capabilities.sort();
-    capabilities.dedup();
+    let capabilities = validate::capabilities(front, doc.capabilities.take())?;
     let description = text(doc.description.take());
     if description
         .as_ref()

@@ -283,6 +283,27 @@ fn change_set_id(front: Front, id: Option<String>) -> Result<Option<String>, Par
     Ok(Some(id))
 }
 
+/// `Capabilities`: each one CloudFormation knows, sorted, once each.
+pub(crate) fn capabilities(front: Front, value: Option<Value>) -> Result<Vec<String>, ParamsError> {
+    let mut capabilities = values::string_list(front, "Capabilities", value)?;
+    if let Some(unknown) = capabilities
+        .iter()
+        .find(|c| !CAPABILITIES.contains(&c.as_str()))
+    {
+        return Err(bad(
+            front,
+            "Capabilities",
+            format!(
+                "`{unknown}` is not a capability; use {}",
+                CAPABILITIES.join(", ")
+            ),
+        ));
+    }
+    capabilities.sort();
+    capabilities.dedup();
+    Ok(capabilities)
+}
+
 /// The settings every front shares, validated; `template` is asked only when the action
 /// deploys one.
 pub(crate) fn shared(
@@ -350,22 +371,7 @@ pub(crate) fn shared(
             "names the change set to execute, so it goes only with ActionMode CHANGE_SET_EXECUTE",
         ));
     }
-    let mut capabilities = values::string_list(front, "Capabilities", doc.capabilities.clone())?;
-    if let Some(unknown) = capabilities
-        .iter()
-        .find(|c| !CAPABILITIES.contains(&c.as_str()))
-    {
-        return Err(bad(
-            front,
-            "Capabilities",
-            format!(
-                "`{unknown}` is not a capability; use {}",
-                CAPABILITIES.join(", ")
-            ),
-        ));
-    }
-    capabilities.sort();
-    capabilities.dedup();
+    let capabilities = capabilities(front, doc.capabilities.clone())?;
     let parameter_overrides = values::overrides(front, doc.parameter_overrides.clone())?;
     let tags = values::text_map(front, "Tags", doc.tags.clone())?;
     if tags.len() > MAX_TAGS {

@@ -180,11 +180,12 @@ impl Ended {
 impl Ended {
     /// The same end, its words naming where the stack lies (`222222222222 / eu-west-1`): a
     /// stack in another account or Region is said to be there.
-    pub(crate) fn placed(self, stack: &str, place: &str) -> Self {
-        let named = format!("Stack `{stack}`");
+    /// `named` is how the words name what was deployed: ``Stack `app-api` `` or
+    /// ``Stack set `baseline` ``.
+    pub(crate) fn placed(self, named: &str, place: &str) -> Self {
         let say = |text: String| {
-            if text.contains(&named) {
-                text.replacen(&named, &format!("{named} in {place}"), 1)
+            if text.contains(named) {
+                text.replacen(named, &format!("{named} in {place}"), 1)
             } else {
                 format!("{named} in {place}: {text}")
             }
@@ -213,6 +214,24 @@ impl Ended {
                 percent,
             } => Self::InProgress {
                 flight,
+                summary: say(summary),
+                percent,
+            },
+            Self::SetSucceeded {
+                stack_set_id,
+                operation_id,
+                summary,
+            } => Self::SetSucceeded {
+                stack_set_id,
+                operation_id,
+                summary: say(summary),
+            },
+            Self::SetInProgress {
+                state,
+                summary,
+                percent,
+            } => Self::SetInProgress {
+                state,
                 summary: say(summary),
                 percent,
             },

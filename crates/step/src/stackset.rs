@@ -68,7 +68,7 @@ impl Stepper {
             .map_err(|e| F::Error::from(StepError::Deploy(e)))?;
         let ended = Ended::from_set(outcome, front.words(), !self.settings.role_policy_on());
         Ok(match self.place(&request.target).await {
-            Some(place) => ended.placed_set(&plan.name, &place),
+            Some(place) => ended.placed(&format!("Stack set `{}`", plan.name), &place),
             None => ended,
         })
     }
@@ -189,48 +189,45 @@ impl Ended {
             }
         }
     }
+}
 
-    /// The same end, naming where the stack set lies (`222222222222 / eu-west-1`).
-    pub(crate) fn placed_set(self, name: &str, place: &str) -> Self {
-        let named = format!("Stack set `{name}`");
-        let say = |text: String| {
-            if text.contains(&named) {
-                text.replacen(&named, &format!("{named} in {place}"), 1)
-            } else {
-                format!("{named} in {place}: {text}")
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_set_in_another_account_is_said_to_be_there() {
+        let ended = Ended::SetSucceeded {
+            stack_set_id: "baseline:1".into(),
+            operation_id: None,
+            summary: "Stack set `baseline`: 2 of 2 instances SUCCEEDED".into(),
         };
-        match self {
-            Self::SetSucceeded {
-                stack_set_id,
-                operation_id,
-                summary,
-            } => Self::SetSucceeded {
-                stack_set_id,
-                operation_id,
-                summary: say(summary),
+        let Ended::SetSucceeded { summary, .. } =
+            ended.placed("Stack set `baseline`", "222222222222 / eu-west-1")
+        else {
+            panic!("a success")
+        };
+        assert_eq!(
+            summary,
+            "Stack set `baseline` in 222222222222 / eu-west-1: 2 of 2 instances SUCCEEDED"
+        );
+        let waiting = Ended::SetInProgress {
+            state: SetState {
+                stack_set_id: String::new(),
+                phase: cfn_deployer_engine::stackset::Phase::Add,
+                operation_id: None,
+                blocked_by: None,
+                next: Vec::new(),
+                last_operation: None,
             },
-            Self::SetInProgress {
-                state,
-                summary,
-                percent,
-            } => Self::SetInProgress {
-                state,
-                summary: say(summary),
-                percent,
-            },
-            Self::Failed {
-                kind,
-                message,
-                stack_id,
-                name,
-            } => Self::Failed {
-                kind,
-                message: say(message),
-                stack_id,
-                name,
-            },
-            other => other,
-        }
+            summary: "throttled".into(),
+            percent: None,
+        };
+        let Ended::SetInProgress { summary, .. } =
+            waiting.placed("Stack set `baseline`", "eu-west-1")
+        else {
+            panic!("under way")
+        };
+        assert_eq!(summary, "Stack set `baseline` in eu-west-1: throttled");
     }
 }

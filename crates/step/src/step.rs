@@ -282,7 +282,7 @@ impl Stepper {
             !self.settings.role_policy_on(),
         );
         Ok(match self.place(&params.target).await {
-            Some(place) => ended.placed(&params.stack, &place),
+            Some(place) => ended.placed(&format!("Stack `{}`", params.stack), &place),
             None => ended,
         })
     }
