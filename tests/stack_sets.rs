@@ -1,13 +1,14 @@
 //! Stack sets on moto, through the real binaries. moto creates a `SELF_MANAGED` set's
 //! instances as real stacks in the target accounts and Regions, so a job's instances are
 //! checked where they land: created, updated, extended without a template, and deleted with
-//! the set; a rule broken is refused before any call; the worker and the state machine take
-//! the same keys.
+//! the set; a rule broken, or an administration role the policy does not allow, is refused
+//! before any call; a large template is staged; the worker and the state machine take the same
+//! keys.
 
 use cfn_deployer_testkit as common;
 use cfn_deployer_testkit::moto_or_skip;
 
-use common::{project, run_local, run_sfn, run_worker, unique, Moto};
+use common::{project, run_local, run_local_with, run_sfn, run_worker, unique, Moto};
 
 /// A stack set's template: one parameter, shown in an SSM parameter of each instance.
 const TEMPLATE: &str = "AWSTemplateFormatVersion: \"2010-09-09\"
@@ -220,4 +221,48 @@ fn the_worker_and_the_state_machine_deploy_stack_sets_too() {
         instances(moto, &by_sfn),
         Some(vec!["222222222222/us-east-1".to_owned()])
     );
+}
+
+#[test]
+fn a_large_template_is_staged_and_an_administration_role_outside_the_policy_refused() {
+    let moto = moto_or_skip!();
+    // Over CloudFormation's 51,200-byte inline limit: it goes through the staging bucket.
+    let big = format!("{TEMPLATE}Metadata:\n  Padding: {}\n", "x".repeat(60_000));
+    let dir = project(&big, &[]);
+    let path = dir.path().to_str().expect("path");
+    let name = unique("bigset");
+    let params = format!(
+        r#"{{"StackSetName": "{name}", "TemplatePath": "BuildOutput::template.yaml", "Parameters": "ParameterKey=Release,ParameterValue=b1", "DeploymentTargets": "111111111111", "Regions": "eu-west-1"}}"#
+    );
+    let run = run_local(moto, &[path, "--user-parameters", &params]);
+    run.assert_succeeded();
+    assert!(
+        run.output.contains("stack set template staged"),
+        "staged: {}",
+        run.output
+    );
+    assert!(run.calls("S3:PutObject") >= 1, "staged: {}", run.output);
+    assert!(stack_there(moto, &name, "111111111111", "eu-west-1"));
+
+    // With the role policy on, an administration role it does not allow is refused first.
+    let refused = unique("adminset");
+    let params = format!(
+        r#"{{"StackSetName": "{refused}", "TemplatePath": "BuildOutput::template.yaml", "AdministrationRoleArn": "arn:aws:iam::123456789012:role/other-admin"}}"#
+    );
+    let run = run_local_with(
+        moto,
+        &[path, "--user-parameters", &params],
+        &[(
+            "CFN_DEPLOYER_ALLOWED_ROLE_ARNS",
+            "arn:aws:iam::123456789012:role/cfn-deployer-admin",
+        )],
+    );
+    run.assert_failed("PermissionError", "other-admin");
+    assert!(
+        run.output.contains("CFN_DEPLOYER_ALLOWED_ROLE_ARNS"),
+        "{}",
+        run.output
+    );
+    assert_eq!(run.calls("CloudFormation:DescribeStackSet"), 0);
+    assert_eq!(instances(moto, &refused), None);
 }
