@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use cfn_deployer_artifact::{s3_url, Location};
-use cfn_deployer_engine::stackset::{SetOutcome, SetPlan, SetState};
+use cfn_deployer_engine::stackset::{Phase, SetOutcome, SetPlan, SetState};
 use cfn_deployer_engine::{request_token, Template, MAX_TEMPLATE_BODY};
 use cfn_deployer_params::stackset::{parameters, targets};
 use cfn_deployer_params::{ArtifactPath, FileRef, S3File, StackSetRequest};
@@ -28,13 +28,15 @@ impl Stepper {
         state: Option<SetState>,
         budget: Option<Duration>,
     ) -> Result<Ended, F::Error> {
+        // The engine gets what is left of the budget once the files are read.
+        let started = std::time::Instant::now();
         let files = front.files(arrival);
         let mut plan = request.plan.clone();
         plan.request_token = request_token(front.request_id(arrival));
-        // The template matters only while a phase is yet to start: a step that follows an
-        // operation reads nothing.
-        let starting = state.as_ref().is_none_or(|s| s.operation_id.is_none());
-        if starting {
+        // The template matters only while the update is yet to start: before the first phase,
+        // between phases, or with the update still to come after the instances are added.
+        let updating = |s: &SetState| s.operation_id.is_none() || s.next.contains(&Phase::Update);
+        if state.as_ref().is_none_or(updating) {
             if let Some(file) = &request.template {
                 plan.template = Some(self.set_template(&files, file, &plan).await?);
             }
@@ -63,7 +65,12 @@ impl Stepper {
             .await
             .map_err(F::Error::from)?;
         let outcome = deployer
-            .advance_set(&plan, state, self.settings.pace, budget)
+            .advance_set(
+                &plan,
+                state,
+                self.settings.pace,
+                budget.map(|b| b.saturating_sub(started.elapsed())),
+            )
             .await
             .map_err(|e| F::Error::from(StepError::Deploy(e)))?;
         let ended = Ended::from_set(outcome, front.words(), !self.settings.role_policy_on());
