@@ -25,24 +25,36 @@ pub(crate) fn is_role_name(name: &str) -> bool {
 
 /// One shorthand entry: `ParameterKey=K,ParameterValue=V[,UsePreviousValue=true]`.
 fn shorthand_entry(front: Front, key: &str, entry: &str) -> Result<SetParameter, ParamsError> {
+    // A value may be a secret: a refusal names the parameter and the field, never the value.
+    let named = entry
+        .split(',')
+        .find_map(|f| f.strip_prefix("ParameterKey="))
+        .filter(|k| !k.is_empty());
     let refuse = |why: &str| {
+        let which = named.map_or_else(|| "an entry".to_owned(), |k| format!("parameter `{k}`"));
         bad(
             front,
             key,
-            format!("`{entry}`: {why}; write ParameterKey=NAME,ParameterValue=VALUE (or ParameterKey=NAME,UsePreviousValue=true), entries separated by spaces"),
+            format!("{which}: {why}; write ParameterKey=NAME,ParameterValue=VALUE (or ParameterKey=NAME,UsePreviousValue=true), entries separated by spaces, values without commas or spaces (or give a JSON list)"),
         )
     };
     let (mut name, mut value, mut previous) = (None, None, false);
     for field in entry.split(',') {
+        let label = field.split_once('=').map_or(field, |(k, _)| k);
         match field.split_once('=') {
             Some(("ParameterKey", k)) if !k.is_empty() => name = Some(k.to_owned()),
             Some(("ParameterValue", v)) => value = Some(v.to_owned()),
             Some(("UsePreviousValue", v)) if v.eq_ignore_ascii_case("true") => previous = true,
             Some(("UsePreviousValue", v)) if v.eq_ignore_ascii_case("false") => previous = false,
-            _ => {
+            Some(_) => {
                 return Err(refuse(&format!(
-                    "`{field}` is not ParameterKey, ParameterValue or UsePreviousValue"
+                    "`{label}` is not ParameterKey, ParameterValue or UsePreviousValue"
                 )))
+            }
+            None => {
+                return Err(refuse(
+                    "a field holds no `=`, as a value with a comma or a space would make",
+                ))
             }
         }
     }

@@ -225,6 +225,15 @@ fn each_rule_is_a_configuration_error_naming_its_key() {
         assert!(text.contains(key), "{extra}: {text}");
         assert!(text.contains(words), "{extra}: {text}");
     }
+    // A value may be a secret: a refusal never echoes it.
+    for secret in [
+        "ParameterKey=DbPass,ParameterValue=hunter2,more",
+        "ParameterKey=DbPass,ParameterValue=hunter2 spaced",
+    ] {
+        let text = base(json!({ "Parameters": secret }));
+        assert!(text.contains("Parameters"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
     let text = refused(json!({"StackSetName": "baseline"}));
     assert!(
         text.contains("DeploymentTargets") && text.contains("TemplatePath"),
