@@ -47,7 +47,9 @@ fn follows(resume: &Resume) -> String {
 /// Whether `state` can follow the stack set `name`: CloudFormation's stack set ids are
 /// `NAME:UUID`, and a job that found no stack set has none yet.
 pub(crate) fn follows_set(state: &SetState, name: &str) -> bool {
+    // A set read without an id is named by its name.
     state.stack_set_id.is_empty()
+        || state.stack_set_id == name
         || state
             .stack_set_id
             .split_once(':')
@@ -274,6 +276,17 @@ mod tests {
         assert!(other.to_string().contains("stack set `other`"), "{other}");
         let stack = decode(&text, "orders-api").expect_err("a stack's configuration");
         assert!(stack.to_string().contains("follows a stack set"), "{stack}");
+        // A set CloudFormation gave no id is named by its name, and followed by it.
+        let named = SetState {
+            stack_set_id: "other".into(),
+            ..state.clone()
+        };
+        let text = encode_resume(&Resume::StackSet(named.clone())).expect("fits");
+        assert_eq!(
+            decode_for(&text, &set("other")),
+            Ok(Resume::StackSet(named))
+        );
+        assert!(decode_for(&text, &set("another")).is_err());
         let flight = encode(&flight()).expect("fits");
         let wrong = decode_for(&flight, &set("other")).expect_err("a stack's token");
         assert!(wrong.to_string().contains("names a stack set"), "{wrong}");

@@ -108,7 +108,8 @@ impl Front for Execution {
                     .map_err(|e| TaskError::State(e.to_string()))?;
                 // As for a stack: the state must follow the input's own stack set.
                 let named = state.stack_set_id.split_once(':').map(|(n, _)| n);
-                if !state.stack_set_id.is_empty() && named != Some(set.plan.name.as_str()) {
+                let own = state.stack_set_id.is_empty() || state.stack_set_id == set.plan.name;
+                if !own && named != Some(set.plan.name.as_str()) {
                     return Err(TaskError::State(format!(
                         "the state follows stack set `{}`, but the input names stack set `{}`",
                         state.stack_set_id, set.plan.name
