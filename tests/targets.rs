@@ -210,9 +210,10 @@ fn a_large_template_is_staged_and_read_from_the_target_account() {
     );
     let run = run_local_with(moto, &[path, "--user-parameters", &params], &[ALLOWED]);
     run.assert_succeeded();
+    assert!(run.calls("S3:PutObject") >= 1, "staged: {}", run.output);
     assert!(
-        run.output.contains("S3:PutObject"),
-        "staged: {}",
+        run.output.contains("cfn-deployer/staged/"),
+        "staged under the prefix the target accounts may read: {}",
         run.output
     );
     assert_eq!(found(moto, &stack, "us-east-1"), (false, true));
