@@ -14,22 +14,9 @@ use cfn_deployer_local::proxy::Proxy;
 use cfn_deployer_local::stackset::StackSetPlay;
 use cfn_deployer_testkit as common;
 use cfn_deployer_testkit::moto_or_skip;
+use cfn_deployer_testkit::SET_TEMPLATE as TEMPLATE;
 
 use common::{project, run_local, unique};
-
-/// A stack set's template: one parameter, shown in an SSM parameter of each instance.
-const TEMPLATE: &str = "AWSTemplateFormatVersion: \"2010-09-09\"
-Parameters:
-  Release:
-    Type: String
-Resources:
-  Marker:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: !Sub \"/${AWS::StackName}/release\"
-      Type: String
-      Value: !Ref Release
-";
 
 /// Why the instance in 222222222222 / eu-west-1 fails: quotes, `&` and `<>` travel escaped.
 const REASON: &str = "Account 222222222222 should have 'AWSCloudFormationStackSetExecutionRole' role with trust relationship to Role 'AWSCloudFormationStackSetAdministrationRole' & <no> other";

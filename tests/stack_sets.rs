@@ -7,22 +7,9 @@
 
 use cfn_deployer_testkit as common;
 use cfn_deployer_testkit::moto_or_skip;
+use cfn_deployer_testkit::SET_TEMPLATE as TEMPLATE;
 
 use common::{project, run_local, run_local_with, run_sfn, run_worker, unique, Moto};
-
-/// A stack set's template: one parameter, shown in an SSM parameter of each instance.
-const TEMPLATE: &str = "AWSTemplateFormatVersion: \"2010-09-09\"
-Parameters:
-  Release:
-    Type: String
-Resources:
-  Marker:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: !Sub \"/${AWS::StackName}/release\"
-      Type: String
-      Value: !Ref Release
-";
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

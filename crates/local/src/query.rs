@@ -124,3 +124,25 @@ pub(crate) fn now() -> String {
         .fmt(DateTimeFormat::DateTime)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_caller_is_read_from_its_signature() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/eu-west-2/cloudformation/aws4_request, SignedHeaders=host, Signature=x"
+                .parse()
+                .expect("header"),
+        );
+        let caller = Caller::of(&headers);
+        assert_eq!(
+            (caller.access_key_id.as_str(), caller.region.as_str()),
+            ("AKIDEXAMPLE", "eu-west-2")
+        );
+        assert_eq!(Caller::of(&HeaderMap::new()).region, "us-east-1");
+    }
+}

@@ -309,6 +309,21 @@ pub fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     path
 }
 
+/// A stack set's template for the tests: one parameter, `Release`, shown in an SSM parameter
+/// of each instance.
+pub const SET_TEMPLATE: &str = "AWSTemplateFormatVersion: \"2010-09-09\"
+Parameters:
+  Release:
+    Type: String
+Resources:
+  Marker:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: !Sub \"/${AWS::StackName}/release\"
+      Type: String
+      Value: !Ref Release
+";
+
 /// The demo template, with its greeting set to `greeting`.
 pub fn template(greeting: &str) -> String {
     include_str!("../../../examples/hello/template.yaml")

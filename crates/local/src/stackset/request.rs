@@ -63,7 +63,6 @@ impl Form {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderMap;
 
     #[test]
     fn lists_are_read_in_member_order_and_ids_name_their_set() {
@@ -76,22 +75,5 @@ mod tests {
             Form::parse(b"Accounts.member.1=111111111111&DeploymentTargets.Accounts.member.1=2");
         assert_eq!(plain.accounts(), vec!["111111111111"]);
         assert_eq!(Form::parse(b"Action=X").stack_set(), None);
-    }
-
-    #[test]
-    fn the_caller_is_read_from_its_signature() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/eu-west-2/cloudformation/aws4_request, SignedHeaders=host, Signature=x"
-                .parse()
-                .expect("header"),
-        );
-        let caller = Caller::of(&headers);
-        assert_eq!(
-            (caller.access_key_id.as_str(), caller.region.as_str()),
-            ("AKIDEXAMPLE", "eu-west-2")
-        );
-        assert_eq!(Caller::of(&HeaderMap::new()).region, "us-east-1");
     }
 }
